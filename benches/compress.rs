@@ -1,0 +1,137 @@
+//! Throughput of `pipeline::compress` on a corpus of real photographs, on one thread and on every
+//! core. Run with `cargo bench --bench compress`; the corpus directory comes from
+//! `IMGBATCH_BENCH_CORPUS` (default `bench-corpus`).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use std::{env, fs, thread};
+
+use imgbatch::pipeline::compress::{ImageKind, Limits, compress, tune_allocator};
+
+const QUALITY: u8 = 50;
+const PASSES: usize = 3;
+const LIMITS: Limits = Limits { max_pixels: 100_000_000, max_alloc_bytes: 800_000_000 };
+
+#[derive(Default)]
+struct Totals {
+    elapsed: Duration,
+    images: usize,
+    pixels: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    failures: Vec<String>,
+}
+
+fn main() {
+    tune_allocator();
+    let dir = PathBuf::from(env::var_os("IMGBATCH_BENCH_CORPUS").unwrap_or("bench-corpus".into()));
+    let Some(corpus) = load_corpus(&dir) else {
+        println!(
+            "compress bench skipped: no image corpus in {dir}.\n\
+             Build it (downloads wallpaper packages from Debian and a wheel from PyPI) with\n    \
+             bash ../shared/bench/make_corpus.sh {dir}\n\
+             from the repository root, or point IMGBATCH_BENCH_CORPUS at an existing corpus.",
+            dir = dir.display()
+        );
+        return;
+    };
+    let bytes: u64 = corpus.iter().map(|(_, b)| b.len() as u64).sum();
+    let threads = thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "compress bench: {} images, {:.1} MB from {}, JPEG quality {QUALITY}, median of {PASSES} passes",
+        corpus.len(),
+        bytes as f64 / 1e6,
+        dir.display()
+    );
+    let warm_up = run_pass(&corpus, 1);
+    for failure in &warm_up.failures {
+        println!("  failed: {failure}");
+    }
+    println!("  {:.1} MP decoded per pass", warm_up.pixels as f64 / 1e6);
+    for n in [1, threads] {
+        let mut passes: Vec<Totals> = (0..PASSES).map(|_| run_pass(&corpus, n)).collect();
+        passes.sort_by_key(|t| t.elapsed);
+        let median = &passes[PASSES / 2];
+        let secs = median.elapsed.as_secs_f64();
+        let per_sec = median.images as f64 / secs;
+        println!(
+            "  {n} thread{s}: {per_sec:6.1} img/s ({:.1} per core), {:6.1} MP/s, out/in bytes {:.3}, \
+             passes {}",
+            per_sec / n as f64,
+            median.pixels as f64 / 1e6 / secs,
+            median.bytes_out as f64 / median.bytes_in as f64,
+            passes.iter().map(|t| format!("{:.2} s", t.elapsed.as_secs_f64())).collect::<Vec<_>>().join(", "),
+            s = if n == 1 { " " } else { "s" },
+        );
+    }
+    println!(
+        "  peak RSS (VmHWM): {} (the corpus itself holds {:.0} MiB)",
+        peak_rss().unwrap_or_else(|| "unknown".into()),
+        bytes as f64 / (1 << 20) as f64
+    );
+    println!(
+        "reference on the same corpus (q50 full size, STACK-NOTES §6): sharp 0.35 18.7 img/s per core \
+         (34.0 on 2 cores, out/in 0.241); Pillow optimize=True 21.2 (38.2 on 2 cores, out/in 0.240)"
+    );
+}
+
+/// Reads every file of `dir` that starts like a supported image, in name order.
+fn load_corpus(dir: &Path) -> Option<Vec<(String, Vec<u8>)>> {
+    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let bytes = fs::read(&path).ok()?;
+            ImageKind::sniff(&bytes)?;
+            Some((path.file_name()?.to_string_lossy().into_owned(), bytes))
+        })
+        .collect();
+    files.sort();
+    (!files.is_empty()).then_some(files)
+}
+
+/// Compresses the whole corpus once on `threads` threads that take the next image from a shared index.
+fn run_pass(corpus: &[(String, Vec<u8>)], threads: usize) -> Totals {
+    let next = AtomicUsize::new(0);
+    let start = Instant::now();
+    let parts: Vec<Totals> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut t = Totals::default();
+                    while let Some((name, input)) = corpus.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        match compress(input, QUALITY, &LIMITS) {
+                            Ok(out) => {
+                                t.images += 1;
+                                t.pixels += u64::from(out.width) * u64::from(out.height);
+                                t.bytes_in += input.len() as u64;
+                                t.bytes_out += out.bytes.len() as u64;
+                            }
+                            Err(e) => t.failures.push(format!("{name}: {e}")),
+                        }
+                    }
+                    t
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    let elapsed = start.elapsed();
+    parts.into_iter().fold(Totals { elapsed, ..Totals::default() }, |mut all, t| {
+        all.images += t.images;
+        all.pixels += t.pixels;
+        all.bytes_in += t.bytes_in;
+        all.bytes_out += t.bytes_out;
+        all.failures.extend(t.failures);
+        all
+    })
+}
+
+/// The process's peak resident set size, as the kernel reports it.
+fn peak_rss() -> Option<String> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(format!("{:.0} MiB", kib as f64 / 1024.0))
+}

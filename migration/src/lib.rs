@@ -1,0 +1,16 @@
+//! Schema migrations for imgbatch, run by `imgbatch migrate` and on `imgbatch serve` start-up.
+//! The same migrations run on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_tables;
+
+/// Every migration of imgbatch, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_tables::Migration)]
+    }
+}

@@ -1,0 +1,157 @@
+//! Reading an upload: the multipart form, streamed. The CSV is parsed row by row on the blocking
+//! pool while its bytes arrive, and the size limit is enforced as they are counted.
+
+use std::io::Read;
+
+use axum::extract::{Multipart, multipart::Field};
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::{
+    error::ApiError,
+    manifest::{self, Manifest, ManifestError},
+    net,
+    pipeline::intake::Submission,
+    state::AppState,
+};
+
+/// The longest text field accepted (`webhook_url`, `quality`).
+const MAX_TEXT_FIELD: usize = 4096;
+
+/// The upload form, as documented.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The product CSV: `S. No.,Product Name,Input Image Urls`.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// Where to POST the signed completion event (http or https).
+    #[schema(example = "https://example.com/hooks/imgbatch")]
+    webhook_url: Option<String>,
+    /// JPEG quality, 1–100 (default: the server's `IMGBATCH_JPEG_QUALITY`).
+    #[schema(minimum = 1, maximum = 100, example = 50)]
+    quality: Option<u8>,
+}
+
+/// Reads the form into a validated submission.
+pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submission, ApiError> {
+    let mut manifest = None;
+    let mut webhook_url = None;
+    let mut quality = None;
+    while let Some(field) = form.next_field().await.map_err(broken)? {
+        match field.name().unwrap_or_default() {
+            "file" if manifest.is_some() => {
+                return Err(ApiError::bad_request("more than one `file` field"));
+            }
+            "file" => manifest = Some(read_csv(state, field).await?),
+            "webhook_url" => webhook_url = non_empty(read_text(field).await?),
+            "quality" => quality = non_empty(read_text(field).await?),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown form field {other:?}; expected file, webhook_url, quality"
+                )));
+            }
+        }
+    }
+    let manifest = manifest.ok_or_else(|| ApiError::bad_request("the form has no `file` field with the CSV"))?;
+    let webhook_url = webhook_url.map(|u| parse_webhook_url(&u, state.config.allow_private_urls)).transpose()?;
+    let quality =
+        match quality {
+            None => state.config.jpeg_quality,
+            Some(q) => q.trim().parse::<u8>().ok().filter(|q| (1..=100).contains(q)).ok_or_else(|| {
+                ApiError::bad_request(format!("quality must be a whole number from 1 to 100, got {q:?}"))
+            })?,
+        };
+    Ok(Submission { manifest: manifest?, webhook_url, quality })
+}
+
+fn parse_webhook_url(raw: &str, allow_private: bool) -> Result<url::Url, ApiError> {
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| ApiError::bad_request(format!("webhook_url {raw:?} is not an absolute URL: {e}")))?;
+    if url.host_str().is_none() {
+        return Err(ApiError::bad_request(format!("webhook_url {raw:?} has no host")));
+    }
+    net::check_url(&url, allow_private).map_err(|e| ApiError::bad_request(format!("webhook_url: {e}")))?;
+    Ok(url)
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.trim().is_empty()).then_some(s)
+}
+
+fn broken(e: axum::extract::multipart::MultipartError) -> ApiError {
+    ApiError::bad_request(format!("the multipart body is broken: {}", e.body_text()))
+}
+
+async fn read_text(mut field: Field<'_>) -> Result<String, ApiError> {
+    let name = field.name().unwrap_or_default().to_owned();
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(broken)? {
+        buf.extend_from_slice(&chunk);
+        if buf.len() > MAX_TEXT_FIELD {
+            return Err(ApiError::bad_request(format!("the {name} field is longer than {MAX_TEXT_FIELD} bytes")));
+        }
+    }
+    String::from_utf8(buf).map_err(|_| ApiError::bad_request(format!("the {name} field is not UTF-8 text")))
+}
+
+/// Streams the file field into the parser. The outer error stops the request (413, broken
+/// body); the inner one is the CSV's verdict, reported after the other fields are checked.
+async fn read_csv(state: &AppState, mut field: Field<'_>) -> Result<Result<Manifest, ApiError>, ApiError> {
+    let limit = state.config.max_upload_bytes.0;
+    let max_rows = usize::try_from(state.config.max_rows).unwrap_or(usize::MAX);
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(8);
+    // Not under the CPU gate: the parser mostly waits for the upload's bytes.
+    let parser =
+        tokio::task::spawn_blocking(move || manifest::parse(ChannelReader { rx, buf: Bytes::new() }, max_rows));
+    let feed = async move {
+        let mut total = 0u64;
+        while let Some(chunk) = field.chunk().await.map_err(broken)? {
+            total += chunk.len() as u64;
+            if total > limit {
+                let _ = tx.send(Err(std::io::Error::other("upload over the limit"))).await;
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            if tx.send(Ok(chunk)).await.is_err() {
+                // The parser stopped early (too many problems); drain the rest to count it.
+                while let Some(chunk) = field.chunk().await.map_err(broken)? {
+                    total += chunk.len() as u64;
+                    if total > limit {
+                        return Err(ApiError::PayloadTooLarge { limit });
+                    }
+                }
+                break;
+            }
+        }
+        Ok(())
+    };
+    let (fed, parsed) = tokio::join!(feed, parser);
+    fed?;
+    let parsed = parsed.map_err(|e| ApiError::Internal(anyhow::anyhow!("CSV parser stopped: {e}")))?;
+    Ok(match parsed {
+        Ok(manifest) => Ok(manifest),
+        Err(ManifestError::Invalid(problems)) => Err(ApiError::InvalidCsv(problems)),
+        Err(ManifestError::Io(e)) => Err(ApiError::Internal(anyhow::anyhow!("reading the upload: {e}"))),
+    })
+}
+
+/// A blocking reader over chunks sent from the async side.
+struct ChannelReader {
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+    buf: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.buf.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(chunk)) => self.buf = chunk,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf.split_to(n));
+        Ok(n)
+    }
+}

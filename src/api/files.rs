@@ -1,0 +1,46 @@
+//! `GET /files/{key}`: a stored output. Keys are content hashes, so the bytes under a key never
+//! change: the ETag is the hash and the response may be cached for a year.
+
+use axum::{
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    error::{ApiError, Problem, Result},
+    state::AppState,
+    storage::StorageKey,
+};
+
+/// Download a compressed image
+#[utoipa::path(
+    get, path = "/files/{key}", tag = "files",
+    params(("key" = String, Path, description = "The output's key: its SHA-256 and extension")),
+    responses(
+        (status = 200, description = "The image", content_type = "image/jpeg", body = Vec<u8>,
+            headers(("ETag" = String, description = "The content hash"), ("Cache-Control" = String, description = "public, max-age=31536000, immutable"))),
+        (status = 304, description = "Not modified (If-None-Match matched)"),
+        (status = 404, description = "No such file", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_file(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap) -> Result<Response> {
+    let key = StorageKey::parse(&key).ok_or(ApiError::NotFound("file"))?;
+    let etag = format!("\"{}\"", key.as_str().split('.').next().unwrap_or_default());
+    let cache = "public, max-age=31536000, immutable";
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return Ok(
+            (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache.into())]).into_response()
+        );
+    }
+    let bytes = state.storage.get(&key).await?.ok_or(ApiError::NotFound("file"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, key.content_type().to_owned()),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, cache.into()),
+        ],
+        bytes,
+    )
+        .into_response())
+}

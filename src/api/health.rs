@@ -1,0 +1,53 @@
+//! `GET /healthz` (alive) and `GET /readyz` (database, queue and store reachable).
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::state::AppState;
+
+/// Health of the service and of each dependency.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok", "checks": {"database": "ok", "queue": "ok", "storage": "ok"}}))]
+pub struct Health {
+    /// `ok` when everything answered, otherwise `unavailable`.
+    pub status: String,
+    /// Each dependency: `ok`, or what went wrong.
+    #[schema(value_type = Object)]
+    pub checks: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Liveness
+///
+/// Answers while the process is running.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "The process is alive", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".into(), checks: Default::default() })
+}
+
+/// Readiness
+///
+/// Checks that the database, the queue and the store answer.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, description = "Every dependency answered", body = Health),
+        (status = 503, description = "A dependency did not answer; `checks` says which", body = Health),
+    ))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let (db, queue, storage) = tokio::join!(crate::db::ping(&state.db), state.queue.ping(), state.storage.ping());
+    let mut checks = serde_json::Map::new();
+    let mut ok = true;
+    for (name, result) in [("database", db), ("queue", queue), ("storage", storage)] {
+        let value = match result {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => {
+                ok = false;
+                format!("{e:#}")
+            }
+        };
+        checks.insert(name.into(), value.into());
+    }
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(Health { status: if ok { "ok" } else { "unavailable" }.into(), checks }))
+}

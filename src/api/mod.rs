@@ -1,0 +1,44 @@
+//! The HTTP API: routes and OpenAPI document from one list, Swagger UI beside them.
+//! Handlers extract, call one function, and map the result to a DTO.
+
+pub mod dto;
+pub mod extract;
+pub mod files;
+pub mod health;
+pub mod openapi;
+pub mod output;
+pub mod products;
+pub mod requests;
+pub mod webhooks;
+
+use axum::{Router, extract::DefaultBodyLimit};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::state::AppState;
+
+/// Every route, with its OpenAPI description.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(requests::create_request, requests::list_requests))
+        .routes(routes!(requests::get_request))
+        .routes(routes!(products::list_products))
+        .routes(routes!(output::get_output_csv))
+        .routes(routes!(webhooks::get_webhook))
+        .routes(routes!(webhooks::redeliver_webhook))
+        .routes(routes!(files::get_file))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+}
+
+/// The application's router: the API, `/api-docs/openapi.json` and Swagger UI at `/swagger-ui/`.
+pub fn router(state: AppState) -> Router {
+    let (router, api) = routes().split_for_parts();
+    router
+        .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", api))
+        // The upload handler enforces IMGBATCH_MAX_UPLOAD_BYTES itself, answering problem+json.
+        .layer(DefaultBodyLimit::disable())
+        .fallback(|| async { crate::error::ApiError::NotFound("route") })
+        .with_state(state)
+}

@@ -1,0 +1,100 @@
+//! `POST /api/v1/requests`, `GET /api/v1/requests`, `GET /api/v1/requests/{id}`.
+
+use axum::{
+    Json,
+    extract::{Multipart, Path, Query, State, multipart::MultipartRejection},
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
+
+use super::{
+    dto::{Pagination, RequestAccepted, RequestOut, RequestPage},
+    extract::{UploadForm, read_upload},
+};
+use crate::{
+    db,
+    domain::{ids::RequestId, status::RequestStatus},
+    error::{ApiError, Problem, Result},
+    pipeline::intake,
+    state::AppState,
+    webhook::event::output_csv_url,
+};
+
+/// Upload a product CSV
+///
+/// Accepts the CSV at once and processes its images in the background. Follow progress at
+/// `status_url`; the output CSV is at `output_csv_url` once every image has finished.
+#[utoipa::path(
+    post, path = "/api/v1/requests", tag = "requests",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "Accepted and queued", body = RequestAccepted,
+            headers(("Location" = String, description = "The request's status URL"))),
+        (status = 400, description = "No file, a broken multipart body, or a bad webhook_url or quality", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The CSV is larger than IMGBATCH_MAX_UPLOAD_BYTES", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The CSV is invalid; `errors` lists every problem by line and column", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_request(
+    State(state): State<AppState>,
+    form: std::result::Result<Multipart, MultipartRejection>,
+) -> Result<impl IntoResponse> {
+    let form =
+        form.map_err(|e| ApiError::bad_request(format!("expected a multipart/form-data body: {}", e.body_text())))?;
+    let submission = read_upload(&state, form).await?;
+    let id = intake::submit(&state, &submission).await?;
+    let status_url = format!("{}/api/v1/requests/{id}", state.public_base);
+    let body = RequestAccepted {
+        request_id: id.to_string(),
+        status: RequestStatus::Queued,
+        products: submission.manifest.products.len() as u64,
+        images: submission.manifest.image_count() as u64,
+        output_csv_url: output_csv_url(&state.public_base, &id.to_string()),
+        status_url: status_url.clone(),
+    };
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, status_url)], Json(body)))
+}
+
+/// List requests
+///
+/// Requests, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/requests", tag = "requests",
+    params(Pagination),
+    responses(
+        (status = 200, description = "A page of requests", body = RequestPage),
+        (status = 400, description = "Bad paging parameters", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_requests(
+    State(state): State<AppState>,
+    page: std::result::Result<Query<Pagination>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RequestPage>> {
+    let Pagination { offset, limit } = super::products::check_page(page)?;
+    let (rows, total) = db::requests::list(&state.db, offset, limit).await?;
+    let items = rows.into_iter().map(|r| RequestOut::new(r, &state.public_base)).collect();
+    Ok(Json(RequestPage { items, total, offset, limit }))
+}
+
+/// Get a request
+///
+/// Its status, counts and progress.
+#[utoipa::path(
+    get, path = "/api/v1/requests/{id}", tag = "requests",
+    params(("id" = String, Path, description = "The request id")),
+    responses(
+        (status = 200, description = "The request", body = RequestOut),
+        (status = 404, description = "No such request", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_request(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RequestOut>> {
+    let request = find(&state, &id).await?;
+    Ok(Json(RequestOut::new(request, &state.public_base)))
+}
+
+/// Loads a request by the id in a path, answering 404 for a malformed or unknown id.
+pub async fn find(state: &AppState, id: &str) -> Result<db::entities::request::Model> {
+    let id: RequestId = id.parse().map_err(|_| ApiError::NotFound("request"))?;
+    db::requests::find(&state.db, id).await?.ok_or(ApiError::NotFound("request"))
+}

@@ -1,0 +1,234 @@
+//! Settings: flags with environment fallbacks (a `.env` file is read if present), parsed into
+//! typed values at the edge so that a bad value stops start-up with one line naming the setting.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use clap::Args;
+use url::Url;
+
+/// Everything imgbatch can be told, shared by `serve`, `worker` and `migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address the HTTP API listens on (port 0 picks a free port).
+    #[arg(long, env = "IMGBATCH_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Database: `sqlite://path?mode=rwc` (embedded) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/imgbatch.db?mode=rwc", hide_env_values = true)]
+    pub database_url: String,
+
+    /// Where compressed images are stored: a local directory.
+    #[arg(long = "storage", env = "IMGBATCH_STORAGE", default_value = "./data/files")]
+    pub storage: PathBuf,
+
+    /// Base URL that output URLs are built on [default: http://<bind>].
+    #[arg(long, env = "IMGBATCH_PUBLIC_URL")]
+    pub public_url: Option<Url>,
+
+    /// Secret that signs webhooks (`whsec_` + base64). Generated on first start and kept in the
+    /// database when unset.
+    #[arg(long, env = "IMGBATCH_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<Secret>,
+
+    /// Delays between webhook attempts after the first one fails, comma-separated.
+    #[arg(long, env = "IMGBATCH_WEBHOOK_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h")]
+    pub webhook_retry_schedule: RetrySchedule,
+
+    /// Images in flight (downloading, compressing, storing) per process.
+    #[arg(long, env = "IMGBATCH_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+
+    /// Default JPEG quality (1-100) when an upload does not name one.
+    #[arg(long, env = "IMGBATCH_JPEG_QUALITY", default_value_t = 50, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub jpeg_quality: u8,
+
+    /// Largest CSV upload accepted (bytes, or with a KiB/MiB/GiB suffix).
+    #[arg(long, env = "IMGBATCH_MAX_UPLOAD_BYTES", default_value = "50MiB")]
+    pub max_upload_bytes: ByteSize,
+
+    /// Most data rows accepted in one CSV.
+    #[arg(long, env = "IMGBATCH_MAX_ROWS", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rows: u64,
+
+    /// Largest image download accepted (bytes, or with a KiB/MiB/GiB suffix).
+    #[arg(long, env = "IMGBATCH_MAX_IMAGE_BYTES", default_value = "25MiB")]
+    pub max_image_bytes: ByteSize,
+
+    /// Largest image accepted, in pixels (width × height), checked before decoding.
+    #[arg(long, env = "IMGBATCH_MAX_IMAGE_PIXELS", default_value_t = 50_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_image_pixels: u64,
+
+    /// Time allowed for one image download, headers and body (e.g. `30s`, `500ms`).
+    #[arg(long, env = "IMGBATCH_DOWNLOAD_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub download_timeout: Duration,
+
+    /// Allow image and webhook URLs that resolve to loopback, private, link-local or other
+    /// non-global addresses. Off by default: the service fetches URLs for strangers.
+    #[arg(long, env = "IMGBATCH_ALLOW_PRIVATE_URLS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_private_urls: bool,
+
+    /// How often a worker tells the queue it is alive; a worker silent for two intervals has its
+    /// jobs taken over by another.
+    #[arg(long, env = "IMGBATCH_WORKER_HEARTBEAT", default_value = "5s", value_parser = parse_duration)]
+    pub worker_heartbeat: Duration,
+}
+
+impl Config {
+    /// Settings with every default, as the binary would have them with no flags and no environment.
+    pub fn defaults() -> Self {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            config: Config,
+        }
+        <Only as clap::Parser>::try_parse_from(["imgbatch"]).expect("defaults parse").config
+    }
+
+    /// The base of every URL handed to clients: `IMGBATCH_PUBLIC_URL`, or the address the API
+    /// is bound to.
+    pub fn public_base(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+
+    /// Checks what clap's per-value parsing cannot; the error names the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
+            return Err("DATABASE_URL: expected a sqlite:// or postgres:// URL".into());
+        }
+        if let Some(url) = &self.public_url
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return Err("IMGBATCH_PUBLIC_URL: expected an http:// or https:// URL".into());
+        }
+        if let Some(secret) = &self.webhook_secret {
+            standardwebhooks::Webhook::new(secret.expose())
+                .map_err(|_| "IMGBATCH_WEBHOOK_SECRET: expected whsec_ followed by base64")?;
+        }
+        if self.max_upload_bytes.0 == 0 || self.max_image_bytes.0 == 0 {
+            return Err("IMGBATCH_MAX_UPLOAD_BYTES / IMGBATCH_MAX_IMAGE_BYTES: must be above 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// A secret value that never prints itself.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// A byte count written as `1048576`, `512KiB`, `50MiB`, `1GiB` (also `KB`/`MB`/`GB`, powers of 1000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (digits, unit) = s.split_at(split);
+        let n: u64 = digits.parse().map_err(|_| format!("expected a byte count such as 50MiB, got {s:?}"))?;
+        let factor = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kib" | "k" => 1 << 10,
+            "mib" | "m" => 1 << 20,
+            "gib" | "g" => 1 << 30,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            other => return Err(format!("unknown unit {other:?} (use B, KiB, MiB or GiB)")),
+        };
+        n.checked_mul(factor).map(ByteSize).ok_or_else(|| format!("{s:?} is too large"))
+    }
+}
+
+/// Delays between webhook attempts, such as `5s,5m,30m,2h`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule(pub Vec<Duration>);
+
+impl FromStr for RetrySchedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let delays =
+            s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(parse_duration).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self(delays))
+    }
+}
+
+/// Parses `250ms`, `30s`, `5m`, `2h` or `1d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| format!("expected a duration such as 30s or 5m, got {s:?}"))?;
+    let ms = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("expected a unit of ms, s, m, h or d in {s:?}")),
+    };
+    Ok(Duration::from_millis(n.saturating_mul(ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let c = Config::defaults();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.max_upload_bytes, ByteSize(50 << 20));
+        assert_eq!(c.max_image_bytes, ByteSize(25 << 20));
+        assert_eq!(c.webhook_retry_schedule.0.len(), 7);
+        assert_eq!(c.webhook_retry_schedule.0[1], Duration::from_secs(300));
+        assert_eq!(c.jpeg_quality, 50);
+        assert!(!c.allow_private_urls);
+        assert_eq!(c.public_base(c.bind), "http://127.0.0.1:8080");
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn byte_sizes_and_durations_parse_with_units() {
+        assert_eq!("512KiB".parse::<ByteSize>().unwrap(), ByteSize(512 * 1024));
+        assert_eq!("7".parse::<ByteSize>().unwrap(), ByteSize(7));
+        assert!("5 parsecs".parse::<ByteSize>().is_err());
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5").is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("whsec_abc");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+    }
+}

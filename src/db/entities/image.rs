@@ -1,0 +1,43 @@
+//! `images`: one input URL of a product and what became of it.
+
+use sea_orm::entity::prelude::*;
+
+/// One image.
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "images")]
+pub struct Model {
+    /// The image id (UUID).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// The owning tenant.
+    pub tenant_id: String,
+    /// The request it belongs to.
+    pub request_id: String,
+    /// The product it belongs to.
+    pub product_id: String,
+    /// 0-based order within the product's URLs.
+    pub position: i32,
+    /// The URL given by the merchant.
+    pub input_url: String,
+    /// An `ImageStatus` name.
+    pub status: String,
+    /// Download attempts made so far.
+    pub attempts: i32,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// Storage key of the compressed output.
+    pub output_key: Option<String>,
+    /// Bytes downloaded.
+    pub input_bytes: Option<i64>,
+    /// Bytes stored.
+    pub output_bytes: Option<i64>,
+    /// Output width in pixels.
+    pub width: Option<i32>,
+    /// Output height in pixels.
+    pub height: Option<i32>,
+    /// When it last changed.
+    pub updated_at: DateTimeUtc,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,37 @@
+//! `requests`: one uploaded CSV, with its image counters kept in step with its images.
+
+use sea_orm::entity::prelude::*;
+
+/// One merchant request.
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "requests")]
+pub struct Model {
+    /// The request id (UUID).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// The owning tenant.
+    pub tenant_id: String,
+    /// A `RequestStatus` name.
+    pub status: String,
+    /// Where to send the completion webhook, if anywhere.
+    pub webhook_url: Option<String>,
+    /// JPEG quality for this request's images.
+    pub quality: i32,
+    /// Product rows.
+    pub products: i32,
+    /// Input images.
+    pub images: i32,
+    /// Images compressed and stored.
+    pub succeeded: i32,
+    /// Images given up on.
+    pub failed: i32,
+    /// When it was accepted.
+    pub created_at: DateTimeUtc,
+    /// When anything about it last changed.
+    pub updated_at: DateTimeUtc,
+    /// When its last image finished.
+    pub completed_at: Option<DateTimeUtc>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,34 @@
+//! `webhook_deliveries`: the one completion event of a request, written in the transaction that
+//! finishes the request (an outbox), and its delivery state.
+
+use sea_orm::entity::prelude::*;
+
+/// One webhook delivery.
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "webhook_deliveries")]
+pub struct Model {
+    /// The delivery id, sent as `webhook-id` on every attempt.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// The owning tenant.
+    pub tenant_id: String,
+    /// The request it reports on.
+    pub request_id: String,
+    /// Where it is sent.
+    pub url: String,
+    /// The exact JSON body sent.
+    pub payload: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    /// Attempts started so far.
+    pub attempts: i32,
+    /// When the next attempt is due, while pending.
+    pub next_attempt_at: Option<DateTimeUtc>,
+    /// When it was recorded.
+    pub created_at: DateTimeUtc,
+    /// When it last changed.
+    pub updated_at: DateTimeUtc,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

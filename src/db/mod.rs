@@ -1,0 +1,59 @@
+//! Persistence through SeaORM, on SQLite (embedded) or PostgreSQL: the same code for both.
+//! Functions take any connection or transaction; the caller owns the transaction.
+
+pub mod entities;
+pub mod images;
+pub mod requests;
+pub mod settings;
+pub mod webhooks;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+use migration::MigratorTrait;
+
+/// Opens the database named by `DATABASE_URL`, creating a SQLite file's directory if needed.
+pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    if let Some(path) = sqlite_file(url)
+        && let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("DATABASE_URL: cannot create directory {}", dir.display()))?;
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .max_connections(if url.starts_with("sqlite") { 8 } else { 20 })
+        .acquire_timeout(Duration::from_secs(30));
+    let db = Database::connect(options).await.context("DATABASE_URL: cannot connect to the database")?;
+    if url.starts_with("sqlite") {
+        // WAL lets readers (progress polling) go on while a worker writes.
+        db.execute_unprepared("PRAGMA journal_mode = WAL;").await?;
+    }
+    Ok(db)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    migration::Migrator::up(db, None).await.context("applying database migrations")
+}
+
+/// Checks that the database answers.
+pub async fn ping(db: &DatabaseConnection) -> anyhow::Result<()> {
+    db.ping().await.context("database unreachable")
+}
+
+/// The file of a `sqlite:` database URL, if it names one.
+pub fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+/// The current time, as stored.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}

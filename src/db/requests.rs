@@ -1,0 +1,198 @@
+//! Requests and their products: insert a parsed manifest, read requests back.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::entities::{image, product, request};
+use crate::{
+    domain::{
+        DEFAULT_TENANT,
+        ids::{ImageId, ProductId, RequestId},
+        status::{ImageStatus, RequestStatus},
+    },
+    manifest::Manifest,
+};
+
+/// What a new request is made of, besides its manifest.
+pub struct NewRequest<'a> {
+    /// The new request's id.
+    pub id: RequestId,
+    /// Where to send the completion webhook.
+    pub webhook_url: Option<&'a str>,
+    /// JPEG quality for its images.
+    pub quality: u8,
+}
+
+/// Rows per multi-row INSERT; keeps each statement well under SQLite's bound-parameter limit.
+const CHUNK: usize = 500;
+
+/// Writes a request, its products and its images; returns the image ids in file order.
+pub async fn insert_manifest(
+    txn: &impl ConnectionTrait,
+    new: NewRequest<'_>,
+    manifest: &Manifest,
+) -> Result<Vec<ImageId>, DbErr> {
+    let now = super::now();
+    let request_id = new.id.to_string();
+    request::Entity::insert(request::ActiveModel {
+        id: Set(request_id.clone()),
+        tenant_id: Set(DEFAULT_TENANT.into()),
+        status: Set(RequestStatus::Queued.as_str().into()),
+        webhook_url: Set(new.webhook_url.map(str::to_owned)),
+        quality: Set(new.quality.into()),
+        products: Set(manifest.products.len() as i32),
+        images: Set(manifest.image_count() as i32),
+        succeeded: Set(0),
+        failed: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        completed_at: Set(None),
+    })
+    .exec(txn)
+    .await?;
+
+    let mut products = Vec::with_capacity(manifest.products.len());
+    let mut images = Vec::with_capacity(manifest.image_count());
+    let mut image_ids = Vec::with_capacity(manifest.image_count());
+    for (position, p) in manifest.products.iter().enumerate() {
+        let product_id = ProductId::new().to_string();
+        products.push(product::ActiveModel {
+            id: Set(product_id.clone()),
+            tenant_id: Set(DEFAULT_TENANT.into()),
+            request_id: Set(request_id.clone()),
+            position: Set(position as i32),
+            line: Set(p.line as i64),
+            serial_number: Set(p.serial_number.get()),
+            name: Set(p.name.as_str().to_owned()),
+        });
+        for (i, url) in p.image_urls.iter().enumerate() {
+            let id = ImageId::new();
+            image_ids.push(id);
+            images.push(image::ActiveModel {
+                id: Set(id.to_string()),
+                tenant_id: Set(DEFAULT_TENANT.into()),
+                request_id: Set(request_id.clone()),
+                product_id: Set(product_id.clone()),
+                position: Set(i as i32),
+                input_url: Set(url.as_str().to_owned()),
+                status: Set(ImageStatus::Pending.as_str().into()),
+                attempts: Set(0),
+                error: Set(None),
+                output_key: Set(None),
+                input_bytes: Set(None),
+                output_bytes: Set(None),
+                width: Set(None),
+                height: Set(None),
+                updated_at: Set(now),
+            });
+        }
+    }
+    while !products.is_empty() {
+        let rest = products.split_off(products.len().min(CHUNK));
+        product::Entity::insert_many(std::mem::replace(&mut products, rest)).exec_without_returning(txn).await?;
+    }
+    while !images.is_empty() {
+        let rest = images.split_off(images.len().min(CHUNK));
+        image::Entity::insert_many(std::mem::replace(&mut images, rest)).exec_without_returning(txn).await?;
+    }
+    Ok(image_ids)
+}
+
+/// One request by id.
+pub async fn find(db: &impl ConnectionTrait, id: RequestId) -> Result<Option<request::Model>, DbErr> {
+    request::Entity::find_by_id(id.to_string()).filter(request::Column::TenantId.eq(DEFAULT_TENANT)).one(db).await
+}
+
+/// A page of requests, newest first, and the total count.
+pub async fn list(db: &impl ConnectionTrait, offset: u64, limit: u64) -> Result<(Vec<request::Model>, u64), DbErr> {
+    let query = request::Entity::find().filter(request::Column::TenantId.eq(DEFAULT_TENANT));
+    let total = query.clone().count(db).await?;
+    let rows = query
+        .order_by_desc(request::Column::CreatedAt)
+        .order_by_desc(request::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+/// A product with its images in URL order.
+pub type ProductWithImages = (product::Model, Vec<image::Model>);
+
+/// Products `offset..offset+limit` of a request (all when `limit` is `None`), in file order, with their images.
+pub async fn products(
+    db: &impl ConnectionTrait,
+    id: RequestId,
+    offset: u64,
+    limit: Option<u64>,
+) -> Result<Vec<ProductWithImages>, DbErr> {
+    let products = product::Entity::find()
+        .filter(product::Column::RequestId.eq(id.to_string()))
+        .order_by_asc(product::Column::Position)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    if products.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = image::Entity::find().filter(image::Column::RequestId.eq(id.to_string()));
+    if limit.is_some() {
+        query = query.filter(image::Column::ProductId.is_in(products.iter().map(|p| p.id.clone())));
+    }
+    let mut by_product: HashMap<String, Vec<image::Model>> = HashMap::new();
+    for img in query.order_by_asc(image::Column::Position).all(db).await? {
+        by_product.entry(img.product_id.clone()).or_default().push(img);
+    }
+    Ok(products
+        .into_iter()
+        .map(|p| {
+            let imgs = by_product.remove(&p.id).unwrap_or_default();
+            (p, imgs)
+        })
+        .collect())
+}
+
+/// Marks a queued request as processing once its first image starts.
+pub async fn mark_processing(db: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
+    request::Entity::update_many()
+        .col_expr(request::Column::Status, RequestStatus::Processing.as_str().into())
+        .col_expr(request::Column::UpdatedAt, super::now().into())
+        .filter(request::Column::Id.eq(id))
+        .filter(request::Column::Status.eq(RequestStatus::Queued.as_str()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Sets a request's final status unless it already has one; true when this call set it.
+pub async fn finish(
+    txn: &impl ConnectionTrait,
+    id: &str,
+    status: RequestStatus,
+    completed_at: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, DbErr> {
+    let result = request::Entity::update_many()
+        .col_expr(request::Column::Status, status.as_str().into())
+        .col_expr(request::Column::CompletedAt, Some(completed_at).into())
+        .col_expr(request::Column::UpdatedAt, completed_at.into())
+        .filter(request::Column::Id.eq(id))
+        .filter(request::Column::Status.is_in([RequestStatus::Queued.as_str(), RequestStatus::Processing.as_str()]))
+        .exec(txn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Removes a request and everything under it (used when it could not be queued).
+pub async fn delete(db: &impl ConnectionTrait, id: RequestId) -> Result<(), DbErr> {
+    let id = id.to_string();
+    image::Entity::delete_many().filter(image::Column::RequestId.eq(id.as_str())).exec(db).await?;
+    product::Entity::delete_many().filter(product::Column::RequestId.eq(id.as_str())).exec(db).await?;
+    request::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}

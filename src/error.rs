@@ -1,0 +1,142 @@
+//! One error type for the HTTP API, rendered as RFC 9457 `application/problem+json`.
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::manifest::CsvProblem;
+
+/// Everything the API can answer with instead of success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request itself is malformed (missing file, broken multipart, bad field).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The named thing does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The resource is not in a state that allows this yet.
+    #[error("{0}")]
+    Conflict(String),
+    /// The upload is larger than the configured limit.
+    #[error("the upload is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The CSV is invalid; every problem found.
+    #[error("the CSV is invalid")]
+    InvalidCsv(Vec<CsvProblem>),
+    /// A dependency is not reachable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else: logged with its cause, answered without details.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Results of API handlers.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "https://imgbatch.dev/problems/invalid-csv",
+    "title": "The CSV is invalid",
+    "status": 422,
+    "detail": "2 problems found; fix them and upload again",
+    "errors": [{"line": 3, "column": 3, "message": "\"ftp://x/a.jpg\" is not an http or https URL"},
+               {"line": 4, "column": 1, "message": "S. No. 1 already used on line 2"}]
+}))]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong this time.
+    pub detail: String,
+    /// For an invalid CSV: every problem found (at most 100), by line and column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<CsvProblem>>,
+}
+
+impl ApiError {
+    /// A 400 answer.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest(detail.into())
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InvalidCsv(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::BadRequest(_) => ("bad-request", "The request is malformed"),
+            Self::NotFound(_) => ("not-found", "Not found"),
+            Self::Conflict(_) => ("conflict", "Not available yet"),
+            Self::PayloadTooLarge { .. } => ("payload-too-large", "The upload is too large"),
+            Self::InvalidCsv(_) => ("invalid-csv", "The CSV is invalid"),
+            Self::Unavailable(_) => ("unavailable", "A dependency is unavailable"),
+            Self::Internal(_) => ("internal", "Internal error"),
+        }
+    }
+
+    /// The problem document this error is answered with.
+    pub fn problem(&self) -> Problem {
+        let (slug, title) = self.slug_and_title();
+        let detail = match self {
+            Self::Internal(_) => "an internal error occurred; it has been logged".to_owned(),
+            Self::InvalidCsv(p) => format!(
+                "{} problem{} found; fix {} and upload again",
+                p.len(),
+                if p.len() == 1 { "" } else { "s" },
+                if p.len() == 1 { "it" } else { "them" },
+            ),
+            other => other.to_string(),
+        };
+        Problem {
+            kind: format!("https://imgbatch.dev/problems/{slug}"),
+            title: title.to_owned(),
+            status: self.status().as_u16(),
+            detail,
+            errors: match self {
+                Self::InvalidCsv(p) => Some(p.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(e) = &self {
+            tracing::error!(error.cause_chain = ?e, "request failed");
+        }
+        let problem = self.problem();
+        let mut response = (self.status(), axum::Json(problem)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response
+    }
+}

@@ -1,0 +1,60 @@
+//! Recording an image's outcome, and finishing its request exactly once: the last image's
+//! transaction sets the final status and writes the webhook delivery (an outbox row), so a crash
+//! between finishing and sending loses nothing.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
+
+use crate::{
+    db::{
+        self,
+        entities::{image, request},
+        images::Outcome,
+    },
+    domain::{ids::DeliveryId, status::RequestStatus},
+    queue::jobs::DeliverWebhook,
+    state::AppState,
+    webhook::event::RequestCompleted,
+};
+
+/// Records `outcome` for a pending image; when it was the request's last, finishes the request
+/// and queues its webhook.
+pub async fn record_outcome(state: &AppState, img: &image::Model, outcome: Outcome) -> anyhow::Result<()> {
+    let txn = state.db.begin().await?;
+    let delivery = match db::images::record(&txn, img, &outcome).await? {
+        Some(request) => finish_if_done(&txn, &request, &state.public_base).await?,
+        None => None,
+    };
+    txn.commit().await?;
+    if let Some(delivery_id) = delivery {
+        let job = DeliverWebhook { delivery_id, attempt: 0 };
+        state.queue.push_webhook(job, Duration::ZERO).await?;
+    }
+    Ok(())
+}
+
+/// Sets the final status of a request whose images have all finished, if no one has yet, and
+/// records its webhook delivery in the same transaction. Returns the delivery to queue.
+pub async fn finish_if_done(
+    txn: &impl ConnectionTrait,
+    request: &request::Model,
+    public_base: &str,
+) -> Result<Option<DeliveryId>, DbErr> {
+    let finished = i64::from(request.succeeded) + i64::from(request.failed);
+    if finished < i64::from(request.images) {
+        return Ok(None);
+    }
+    let status = RequestStatus::final_from(request.succeeded as u64, request.failed as u64);
+    let completed_at = db::now();
+    if !db::requests::finish(txn, &request.id, status, completed_at).await? {
+        return Ok(None);
+    }
+    tracing::info!(request = %request.id, status = status.as_str(), "request finished");
+    let Some(url) = &request.webhook_url else {
+        return Ok(None);
+    };
+    let event = RequestCompleted::new(request, status, completed_at, public_base);
+    let payload = serde_json::to_string(&event).map_err(|e| DbErr::Custom(e.to_string()))?;
+    db::webhooks::insert_delivery(txn, &request.id, url, &payload).await.map(Some)
+}

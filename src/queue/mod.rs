@@ -1,0 +1,117 @@
+//! The job queue. This is the only module that names apalis: the rest of imgbatch pushes jobs
+//! through [`Queue`] and is called back through `pipeline` and `webhook` functions.
+//!
+//! The embedded queue is apalis' SQLite backend in its own file beside the database, so that job
+//! writes and request writes do not wait on one lock.
+
+pub mod jobs;
+pub mod worker;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use apalis::prelude::*;
+use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteStorage};
+
+use self::jobs::{DeliverWebhook, ProcessImage};
+use crate::{config::Config, domain::ids::ImageId};
+
+const IMAGE_QUEUE: &str = "imgbatch.process-image";
+const WEBHOOK_QUEUE: &str = "imgbatch.deliver-webhook";
+/// Jobs pushed per statement when queueing a whole request.
+const PUSH_CHUNK: usize = 1000;
+
+/// The queue, chosen by configuration.
+#[derive(Clone)]
+pub enum Queue {
+    /// apalis-sqlite in a local file.
+    Embedded {
+        /// Image jobs.
+        images: SqliteStorage<ProcessImage>,
+        /// Webhook jobs.
+        webhooks: SqliteStorage<DeliverWebhook>,
+        /// The queue database.
+        pool: SqlitePool,
+    },
+}
+
+impl Queue {
+    /// Opens the queue the configuration names, creating its tables.
+    pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let path = embedded_path(&config.database_url);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let options =
+            SqliteConnectOptions::new().filename(&path).create_if_missing(true).busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening the job queue {}", path.display()))?;
+        SqliteStorage::setup(&pool).await.context("creating the job queue tables")?;
+        let cfg = |queue: &str| {
+            apalis_sqlite::Config::default()
+                .queue(queue)
+                .heartbeat_interval(config.worker_heartbeat)
+                .missed_heartbeats(2)
+                .batch_size(config.concurrency as usize)
+        };
+        Ok(Self::Embedded {
+            images: SqliteStorage::new(&pool).with_config(cfg(IMAGE_QUEUE)),
+            webhooks: SqliteStorage::new(&pool).with_config(cfg(WEBHOOK_QUEUE).batch_size(4)),
+            pool,
+        })
+    }
+
+    /// Queues one job per image.
+    pub async fn push_images(&self, ids: &[ImageId]) -> anyhow::Result<()> {
+        match self {
+            Self::Embedded { images, .. } => {
+                let mut sink = images.clone();
+                for chunk in ids.chunks(PUSH_CHUNK) {
+                    let jobs = chunk.iter().map(|&image_id| ProcessImage { image_id }).collect();
+                    sink.push_bulk(jobs).await.context("queueing image jobs")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues an image again after `delay` (a retry).
+    pub async fn push_image_after(&self, image_id: ImageId, delay: Duration) -> anyhow::Result<()> {
+        let task = TaskBuilder::new(ProcessImage { image_id }).run_after(delay).build();
+        match self {
+            Self::Embedded { images, .. } => images.clone().push_task(task).await,
+        }
+        .context("queueing an image retry")
+    }
+
+    /// Queues a webhook attempt to run after `delay`.
+    pub async fn push_webhook(&self, job: DeliverWebhook, delay: Duration) -> anyhow::Result<()> {
+        let task = TaskBuilder::new(job).run_after(delay).build();
+        match self {
+            Self::Embedded { webhooks, .. } => webhooks.clone().push_task(task).await,
+        }
+        .context("queueing a webhook attempt")
+    }
+
+    /// Checks that the queue answers.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Embedded { pool, .. } => pool.acquire().await.map(drop).context("job queue unreachable"),
+        }
+    }
+}
+
+/// The embedded queue's file: beside a SQLite database, or under `./data` otherwise.
+fn embedded_path(database_url: &str) -> std::path::PathBuf {
+    match crate::db::sqlite_file(database_url) {
+        Some(db) => {
+            let db = std::path::Path::new(db);
+            let stem = db.file_stem().and_then(|s| s.to_str()).unwrap_or("imgbatch");
+            db.with_file_name(format!("{stem}-queue.db"))
+        }
+        None => std::path::PathBuf::from("data/imgbatch-queue.db"),
+    }
+}

@@ -1,0 +1,110 @@
+//! Workers: one apalis worker per job kind, whose handlers are thin adapters over
+//! `pipeline::process_image` and `webhook::deliver::deliver`.
+
+use std::time::Duration;
+
+use apalis::prelude::*;
+use futures::FutureExt;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Queue,
+    jobs::{DeliverWebhook, ProcessImage},
+};
+use crate::state::AppState;
+
+async fn process_image(job: ProcessImage, state: Data<AppState>) -> Result<(), BoxDynError> {
+    unwinding(crate::pipeline::process_image(&state, job.image_id)).await
+}
+
+async fn deliver_webhook(job: DeliverWebhook, state: Data<AppState>) -> Result<(), BoxDynError> {
+    unwinding(crate::webhook::deliver::deliver(&state, &job)).await
+}
+
+/// Turns a job's error, or its panic, into a failed attempt that the queue retries.
+async fn unwinding(job: impl Future<Output = anyhow::Result<()>>) -> Result<(), BoxDynError> {
+    match std::panic::AssertUnwindSafe(job).catch_unwind().await {
+        Ok(result) => result.map_err(|e| format!("{e:#}").into()),
+        Err(_) => Err("the job panicked".into()),
+    }
+}
+
+/// Runs the workers until `token` is cancelled, then lets in-flight jobs finish.
+pub async fn run_workers(state: AppState, token: CancellationToken) {
+    match crate::webhook::deliver::requeue_due(&state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(count = n, "queued webhook attempts that were due"),
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "could not requeue due webhooks"),
+    }
+    let host = hostname();
+    let Queue::Embedded { images, webhooks, .. } = state.queue.clone();
+    let concurrency = state.config.concurrency as usize;
+    let heartbeat = state.config.worker_heartbeat;
+    let image_worker = {
+        let (state, token) = (state.clone(), token.clone());
+        let name = format!("imgbatch-images-{host}");
+        supervise(name.clone(), heartbeat, token.clone(), move || {
+            WorkerBuilder::new(name.clone())
+                .backend(images.clone())
+                .data(state.clone())
+                .concurrency(concurrency)
+                .retry(RetryPolicy::retries(2))
+                .build(process_image)
+                .run_until(cancelled(token.clone()))
+        })
+    };
+    let webhook_worker = {
+        let name = format!("imgbatch-webhooks-{host}");
+        supervise(name.clone(), heartbeat, token.clone(), move || {
+            WorkerBuilder::new(name.clone())
+                .backend(webhooks.clone())
+                .data(state.clone())
+                .concurrency(8)
+                .retry(RetryPolicy::retries(2))
+                .build(deliver_webhook)
+                .run_until(cancelled(token.clone()))
+        })
+    };
+    tokio::join!(image_worker, webhook_worker);
+}
+
+async fn cancelled(token: CancellationToken) -> Result<(), WorkerError> {
+    token.cancelled().await;
+    Ok(())
+}
+
+/// Runs a worker, starting it again when it stops with an error (such as its name still being
+/// registered by a previous run of this process, which clears after one heartbeat).
+async fn supervise<F, Fut>(name: String, heartbeat: Duration, token: CancellationToken, start: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(), WorkerError>>,
+{
+    loop {
+        let result = start().await;
+        if token.is_cancelled() {
+            return;
+        }
+        match result {
+            Ok(()) => tracing::warn!(worker = %name, "worker stopped; starting it again"),
+            Err(e) => {
+                tracing::warn!(worker = %name, error = %e, "worker failed; starting it again")
+            }
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(heartbeat) => {}
+        }
+    }
+}
+
+/// This process's part of worker names: host and process id, so that several processes on one
+/// host never share a name. A dead process's jobs are taken over after two missed heartbeats.
+fn hostname() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "local".into());
+    format!("{host}-{}", std::process::id())
+}

@@ -1,0 +1,119 @@
+//! Building and running the application: one `Application::build` used by `main` and by tests.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    Config, api, db, net,
+    queue::{Queue, worker::run_workers},
+    state::{AppState, Inner},
+    storage::Storage,
+    webhook::{deliver::ATTEMPT_TIMEOUT, sign::WebhookSigner},
+};
+
+/// Which parts of the service this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// Serve the HTTP API.
+    pub api: bool,
+    /// Run the workers.
+    pub workers: bool,
+}
+
+/// A built application: bound, migrated and connected, ready to run.
+pub struct Application {
+    address: SocketAddr,
+    listener: Option<TcpListener>,
+    state: AppState,
+    roles: Roles,
+    token: CancellationToken,
+}
+
+impl Application {
+    /// Builds the API and the workers.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, Roles { api: true, workers: true }).await
+    }
+
+    /// Builds the parts named by `roles`: migrates the database, binds the listener (port 0
+    /// picks a free port), opens the queue and the store.
+    pub async fn build_with(config: Config, roles: Roles) -> anyhow::Result<Self> {
+        let db = db::connect(&config.database_url).await?;
+        db::migrate(&db).await?;
+        let listener = match roles.api {
+            true => Some(
+                TcpListener::bind(config.bind)
+                    .await
+                    .with_context(|| format!("IMGBATCH_BIND: cannot listen on {}", config.bind))?,
+            ),
+            false => None,
+        };
+        let address = match &listener {
+            Some(l) => l.local_addr()?,
+            None => config.bind,
+        };
+        let public_base = config.public_base(address);
+        let storage = Storage::local(&config.storage)?;
+        let queue = Queue::from_config(&config).await?;
+        let signer = WebhookSigner::load_or_generate(&db, config.webhook_secret.as_ref()).await?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let state = AppState::new(Inner {
+            image_http: net::client(config.allow_private_urls, config.download_timeout),
+            webhook_http: net::client(config.allow_private_urls, ATTEMPT_TIMEOUT),
+            cpu: Arc::new(tokio::sync::Semaphore::new(cores)),
+            public_base,
+            db,
+            queue,
+            storage,
+            signer,
+            config,
+        });
+        Ok(Self { address, listener, state, roles, token: CancellationToken::new() })
+    }
+
+    /// The address the API listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The port the API listens on.
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// The shared state, for tests and tools.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// A token that stops this application when cancelled: the API stops accepting, in-flight
+    /// images finish, then [`run_until_stopped`](Self::run_until_stopped) returns.
+    pub fn stopper(&self) -> CancellationToken {
+        self.token.clone()
+    }
+
+    /// Runs until the stopper is cancelled.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self { listener, state, roles, token, .. } = self;
+        let api = async {
+            if let Some(listener) = listener {
+                let app = api::router(state.clone());
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(token.clone().cancelled_owned())
+                    .await
+                    .context("serving HTTP")?;
+            }
+            anyhow::Ok(())
+        };
+        let workers = async {
+            if roles.workers {
+                run_workers(state.clone(), token.clone()).await;
+            }
+        };
+        let (api, ()) = tokio::join!(api, workers);
+        api
+    }
+}

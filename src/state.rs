@@ -1,0 +1,64 @@
+//! What the API handlers and the jobs share: configuration, database, queue, store, HTTP clients,
+//! the webhook signer and the CPU gate.
+
+use std::{ops::Deref, sync::Arc};
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::Semaphore;
+
+use crate::{Config, queue::Queue, storage::Storage, webhook::sign::WebhookSigner};
+
+/// Shared state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The parts of [`AppState`].
+pub struct Inner {
+    /// The validated settings.
+    pub config: Config,
+    /// The base of every URL handed out (`IMGBATCH_PUBLIC_URL`, or the bound address).
+    pub public_base: String,
+    /// The database.
+    pub db: DatabaseConnection,
+    /// The job queue.
+    pub queue: Queue,
+    /// The output store.
+    pub storage: Storage,
+    /// Client for image downloads (download timeout, outbound policy).
+    pub image_http: reqwest::Client,
+    /// Client for webhook attempts (15 s timeout, outbound policy).
+    pub webhook_http: reqwest::Client,
+    /// Signs webhooks.
+    pub signer: WebhookSigner,
+    /// One permit per core: decoding and encoding never run more than that at once.
+    pub cpu: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// Wraps the parts.
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+
+    /// Runs CPU-bound work on the blocking pool, at most one task per core at a time, so the
+    /// async threads keep serving requests and downloads.
+    pub async fn run_cpu<T, F>(&self, work: F) -> Result<T, tokio::task::JoinError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit = self.cpu.clone().acquire_owned().await.expect("the CPU gate is never closed");
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

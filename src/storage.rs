@@ -1,0 +1,119 @@
+//! Where compressed images live: one struct over `object_store`, so local files today and any
+//! other object store later are the same code. Keys are content hashes, so a stored object never
+//! changes and can be cached forever.
+
+use std::{path::Path as FsPath, sync::Arc};
+
+use anyhow::Context;
+use bytes::Bytes;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, local::LocalFileSystem, memory::InMemory, path::Path};
+use sha2::{Digest, Sha256};
+
+/// The key of a stored output: the SHA-256 of its bytes and its extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageKey(String);
+
+impl StorageKey {
+    /// The key of a JPEG with these bytes.
+    pub fn for_jpeg(bytes: &[u8]) -> Self {
+        let hash = Sha256::digest(bytes);
+        let mut hex = String::with_capacity(64 + 4);
+        for b in hash {
+            hex.push_str(&format!("{b:02x}"));
+        }
+        hex.push_str(".jpg");
+        Self(hex)
+    }
+
+    /// Parses a key from a URL path segment; only keys this service could have made are accepted.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (hash, ext) = s.split_once('.')?;
+        let ok =
+            hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) && ext == "jpg";
+        ok.then(|| Self(s.to_owned()))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The content type of what is stored under this key.
+    pub fn content_type(&self) -> &'static str {
+        "image/jpeg"
+    }
+
+    fn path(&self) -> Path {
+        Path::from(format!("images/{}/{}", &self.0[..2], self.0))
+    }
+}
+
+/// The output store.
+#[derive(Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl Storage {
+    /// Files under a local directory, created if missing.
+    pub fn local(dir: &FsPath) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("IMGBATCH_STORAGE: cannot create {}", dir.display()))?;
+        let store = LocalFileSystem::new_with_prefix(dir)
+            .with_context(|| format!("IMGBATCH_STORAGE: cannot use {}", dir.display()))?;
+        Ok(Self { store: Arc::new(store) })
+    }
+
+    /// A store in memory, for tests and benchmarks.
+    pub fn in_memory() -> Self {
+        Self { store: Arc::new(InMemory::new()) }
+    }
+
+    /// Stores bytes under their key; storing the same bytes twice is harmless.
+    pub async fn put(&self, key: &StorageKey, bytes: Bytes) -> anyhow::Result<()> {
+        self.store
+            .put(&key.path(), PutPayload::from(bytes))
+            .await
+            .with_context(|| format!("storing {}", key.as_str()))?;
+        Ok(())
+    }
+
+    /// Reads what is stored under a key, or `None` when nothing is.
+    pub async fn get(&self, key: &StorageKey) -> anyhow::Result<Option<Bytes>> {
+        match self.store.get(&key.path()).await {
+            Ok(found) => Ok(Some(found.bytes().await?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks that the store answers.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        match self.store.head(&Path::from("images/.ping")).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(anyhow::Error::new(e).context("store unreachable")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_content_hashes_and_parse_back() {
+        let key = StorageKey::for_jpeg(b"abc");
+        assert_eq!(key.as_str(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.jpg");
+        assert_eq!(StorageKey::parse(key.as_str()), Some(key));
+        assert_eq!(StorageKey::parse("../etc/passwd"), None);
+        assert_eq!(StorageKey::parse("abc.jpg"), None);
+    }
+
+    #[tokio::test]
+    async fn stored_bytes_read_back() {
+        let storage = Storage::in_memory();
+        let key = StorageKey::for_jpeg(b"x");
+        assert!(storage.get(&key).await.unwrap().is_none());
+        storage.put(&key, Bytes::from_static(b"x")).await.unwrap();
+        assert_eq!(storage.get(&key).await.unwrap().unwrap(), &b"x"[..]);
+    }
+}

@@ -1,0 +1,91 @@
+//! Delivering a webhook: claim the attempt, sign, POST (15 s), record the attempt, and schedule
+//! the next try by the retry schedule. Every attempt carries the same `webhook-id`.
+
+use std::time::{Duration, Instant};
+
+use sea_orm::TransactionTrait;
+
+use crate::{
+    db::{
+        self,
+        entities::webhook_delivery,
+        webhooks::{AttemptResult, state},
+    },
+    domain::ids::DeliveryId,
+    net,
+    pipeline::error::chain,
+    queue::jobs::DeliverWebhook,
+    state::AppState,
+};
+
+/// Time a receiver has to answer.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Makes attempt `done + 1` of a delivery, unless another job already has.
+pub async fn deliver(state: &AppState, job: &DeliverWebhook) -> anyhow::Result<()> {
+    let Some(delivery) = db::webhooks::claim_attempt(&state.db, &job.delivery_id, job.attempt).await? else {
+        return Ok(());
+    };
+    let number = delivery.attempts;
+    let attempted_at = db::now();
+    let started = Instant::now();
+    let (status_code, error) = match send(state, &delivery).await {
+        Ok(code) if (200..300).contains(&code) => (Some(code), None),
+        Ok(code) => (Some(code), Some(format!("the receiver answered {code}"))),
+        Err(e) => (None, Some(e)),
+    };
+    let result = AttemptResult { status_code, error, duration_ms: started.elapsed().as_millis() as u64 };
+    let retry_in = state.config.webhook_retry_schedule.0.get(number as usize - 1).copied();
+    let (new_state, next) = match (&result.error, retry_in) {
+        (None, _) => (state::SUCCEEDED, None),
+        (Some(_), Some(delay)) => (state::PENDING, Some(delay)),
+        (Some(_), None) => (state::FAILED, None),
+    };
+    let next_at = next.map(|d| attempted_at + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
+    let txn = state.db.begin().await?;
+    db::webhooks::record_attempt(&txn, &delivery, number, attempted_at, &result, new_state, next_at).await?;
+    txn.commit().await?;
+    tracing::info!(delivery = %delivery.id, attempt = number, status = ?result.status_code, outcome = new_state, "webhook attempt");
+    if let Some(delay) = next {
+        let job = DeliverWebhook { delivery_id: DeliveryId(delivery.id.clone()), attempt: number };
+        state.queue.push_webhook(job, delay).await?;
+    }
+    Ok(())
+}
+
+/// Sends one signed attempt; the receiver's status code, or why there was none.
+async fn send(state: &AppState, delivery: &webhook_delivery::Model) -> Result<u16, String> {
+    let url = url::Url::parse(&delivery.url).map_err(|e| format!("invalid webhook URL: {e}"))?;
+    net::check_url(&url, state.config.allow_private_urls).map_err(|e| e.to_string())?;
+    let signed = state
+        .signer
+        .sign(&delivery.id, chrono::Utc::now().timestamp(), delivery.payload.as_bytes())
+        .map_err(|e| format!("{e:#}"))?;
+    let response = state
+        .webhook_http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", signed.id)
+        .header("webhook-timestamp", signed.timestamp.to_string())
+        .header("webhook-signature", signed.signature)
+        .body(delivery.payload.clone())
+        .send()
+        .await
+        .map_err(|e| match net::refusal(&e) {
+            Some(refused) => refused.to_string(),
+            None if e.is_timeout() => format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs()),
+            None => chain(&e),
+        })?;
+    Ok(response.status().as_u16())
+}
+
+/// Queues an attempt for every pending delivery that is already due, so a delivery whose queued
+/// attempt was lost in a crash still goes out. A duplicate attempt job sends nothing.
+pub async fn requeue_due(state: &AppState) -> anyhow::Result<usize> {
+    let due = db::webhooks::due(&state.db, db::now()).await?;
+    for d in &due {
+        let job = DeliverWebhook { delivery_id: DeliveryId(d.id.clone()), attempt: d.attempts };
+        state.queue.push_webhook(job, Duration::ZERO).await?;
+    }
+    Ok(due.len())
+}

@@ -1,0 +1,80 @@
+//! The `request.completed` event sent to an integrator's webhook.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    db::entities::request,
+    domain::status::{Counts, RequestStatus},
+};
+
+/// The body of the completion webhook.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "type": "request.completed",
+    "timestamp": "2026-11-25T10:00:05Z",
+    "data": {
+        "request_id": "01937a1e-8f0c-7cc1-9a51-3c1f2d7e4b10",
+        "status": "completed_with_errors",
+        "counts": {"products": 2, "images": 3, "pending": 0, "succeeded": 2, "failed": 1},
+        "output_csv_url": "http://127.0.0.1:8080/api/v1/requests/01937a1e-8f0c-7cc1-9a51-3c1f2d7e4b10/output.csv",
+        "completed_at": "2026-11-25T10:00:05Z"
+    }
+}))]
+pub struct RequestCompleted {
+    /// Always `request.completed`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When the event happened.
+    pub timestamp: DateTime<Utc>,
+    /// The finished request.
+    pub data: CompletedData,
+}
+
+/// What the completion webhook says about the request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CompletedData {
+    /// The request id.
+    pub request_id: String,
+    /// Its final status.
+    pub status: RequestStatus,
+    /// Its counts.
+    pub counts: Counts,
+    /// Where to download the output CSV.
+    pub output_csv_url: String,
+    /// When its last image finished.
+    pub completed_at: DateTime<Utc>,
+}
+
+impl RequestCompleted {
+    /// The event for a request that just finished.
+    pub fn new(
+        request: &request::Model,
+        status: RequestStatus,
+        completed_at: DateTime<Utc>,
+        public_base: &str,
+    ) -> Self {
+        Self {
+            kind: "request.completed".into(),
+            timestamp: completed_at,
+            data: CompletedData {
+                request_id: request.id.clone(),
+                status,
+                counts: Counts::new(
+                    request.products as u64,
+                    request.images as u64,
+                    request.succeeded as u64,
+                    request.failed as u64,
+                ),
+                output_csv_url: output_csv_url(public_base, &request.id),
+                completed_at,
+            },
+        }
+    }
+}
+
+/// The absolute URL of a request's output CSV.
+pub fn output_csv_url(public_base: &str, request_id: &str) -> String {
+    format!("{public_base}/api/v1/requests/{request_id}/output.csv")
+}

@@ -1,0 +1,121 @@
+//! A local image server: real PNG and JPEG files made on the fly, plus a 404, a non-image, an
+//! oversized body, a slow route and a redirect. It counts the requests it serves.
+
+use std::{
+    collections::HashMap,
+    io::Cursor,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+};
+
+/// A running image server.
+#[derive(Clone)]
+pub struct ImageServer {
+    /// Its address.
+    pub addr: SocketAddr,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// An RGB test picture whose colours depend on `seed`, so different names give different files.
+pub fn picture(seed: u32, width: u32, height: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 255 / width) as u8, (y * 255 / height) as u8, (seed.wrapping_mul(97) % 256) as u8])
+    })
+}
+
+/// The picture as PNG bytes.
+pub fn png(seed: u32, width: u32, height: u32) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    picture(seed, width, height).write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// The picture as JPEG bytes at quality 95.
+pub fn jpeg(seed: u32, width: u32, height: u32) -> Vec<u8> {
+    let img = picture(seed, width, height);
+    let image = turbojpeg::Image {
+        pixels: img.as_raw().as_slice(),
+        width: width as usize,
+        pitch: width as usize * 3,
+        height: height as usize,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    turbojpeg::compress(image, 95, turbojpeg::Subsamp::None).unwrap().to_vec()
+}
+
+fn seed_of(name: &str) -> u32 {
+    name.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+}
+
+impl ImageServer {
+    /// Starts the server on 127.0.0.1.
+    pub async fn start() -> Self {
+        let hits = Arc::new(Mutex::new(HashMap::new()));
+        let app = Router::new()
+            .route("/img/{name}", get(serve_image))
+            .route("/slow/{name}", get(slow_image))
+            .route("/missing/{name}", get(|| async { StatusCode::NOT_FOUND }))
+            .route(
+                "/text/{name}",
+                get(|| async { ([(header::CONTENT_TYPE, "image/jpeg")], "<html>not an image</html>") }),
+            )
+            .route("/huge/{name}", get(|| async { ([(header::CONTENT_TYPE, "image/png")], vec![0u8; 3 << 20]) }))
+            .route(
+                "/redirect/{name}",
+                get(|Path(name): Path<String>| async move { Redirect::temporary(&format!("/img/{name}")) }),
+            )
+            .layer(axum::middleware::from_fn_with_state(hits.clone(), count))
+            .with_state(hits.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { addr, hits }
+    }
+
+    /// The URL of a path on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Requests received for files named `name`, on any route.
+    pub fn hits(&self, name: &str) -> usize {
+        self.hits.lock().unwrap().get(name).copied().unwrap_or(0)
+    }
+
+    /// Requests received in all.
+    pub fn total_hits(&self) -> usize {
+        self.hits.lock().unwrap().values().sum()
+    }
+}
+
+type Hits = Arc<Mutex<HashMap<String, usize>>>;
+
+/// Counts every request by the last segment of its path.
+async fn count(State(hits): State<Hits>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let name = request.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
+    *hits.lock().unwrap().entry(name).or_default() += 1;
+    next.run(request).await
+}
+
+async fn serve_image(Path(name): Path<String>) -> Response {
+    let seed = seed_of(&name);
+    if name.ends_with(".png") {
+        ([(header::CONTENT_TYPE, "image/png")], png(seed, 320, 240)).into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "image/jpeg")], jpeg(seed, 320, 240)).into_response()
+    }
+}
+
+async fn slow_image(name: Path<String>) -> Response {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    serve_image(name).await
+}

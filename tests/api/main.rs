@@ -1,0 +1,12 @@
+//! The integration suite: one binary that starts the real app on an ephemeral port with a temp
+//! SQLite database and store, a local image server and a local webhook receiver.
+
+mod csv_validation;
+mod failures;
+mod helpers;
+mod openapi;
+mod outbound_policy;
+mod processing;
+mod requests;
+mod restart;
+mod webhook;

@@ -1,0 +1,35 @@
+//! By default, URLs that resolve to non-global addresses are refused, for images and webhooks.
+
+use serde_json::Value;
+
+use crate::helpers::{ImageServer, TestApp};
+
+#[tokio::test]
+async fn image_urls_on_private_addresses_are_refused_by_default() {
+    let images = ImageServer::start().await;
+    let app = TestApp::builder().with_config(|c| c.allow_private_urls = false).spawn().await;
+    let by_name = images.url("/img/named.png").replace("127.0.0.1", "localhost");
+    let redirected = "http://127.0.0.1:9/redirect".to_owned();
+    let csv = format!(
+        "S. No.,Product Name,Input Image Urls\n1,A,\"{},{by_name}\"\n2,B,{redirected}\n",
+        images.url("/img/literal.png")
+    );
+    let id = app.submit(&csv, &[]).await;
+    let request = app.wait_until_finished(&id).await;
+    assert_eq!(request["status"], "failed");
+    for image in app.products(&id).await.iter().flat_map(|p| p["images"].as_array().unwrap().clone()) {
+        let error = image["error"].as_str().unwrap();
+        assert!(error.contains("loopback") && error.contains("IMGBATCH_ALLOW_PRIVATE_URLS"), "{error}");
+    }
+    assert_eq!(images.total_hits(), 0, "nothing may reach the private server");
+}
+
+#[tokio::test]
+async fn a_webhook_url_on_a_private_address_is_refused_at_upload() {
+    let app = TestApp::builder().with_config(|c| c.allow_private_urls = false).spawn().await;
+    let csv = "S. No.,Product Name,Input Image Urls\n1,A,https://cdn.example.com/a.jpg\n";
+    let response = app.upload_with(csv, &[("webhook_url", "http://10.0.0.8/hook")]).await;
+    assert_eq!(response.status(), 400);
+    let problem: Value = response.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("private"), "{problem:#}");
+}

@@ -1,0 +1,75 @@
+//! Reading requests back: lists, unknown ids, the output CSV before the end, files, health.
+
+use serde_json::Value;
+
+use crate::helpers::{ImageServer, TestApp};
+
+#[tokio::test]
+async fn unknown_requests_and_files_are_404_problems() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/api/v1/requests/0193a000-0000-7000-8000-000000000000",
+        "/api/v1/requests/not-an-id",
+        "/api/v1/requests/0193a000-0000-7000-8000-000000000000/output.csv",
+        "/api/v1/requests/0193a000-0000-7000-8000-000000000000/products",
+        &format!("/files/{}.jpg", "0".repeat(64)),
+        "/files/..%2F..%2Fetc%2Fpasswd",
+        "/no/such/route",
+    ] {
+        let response = app.http.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{path}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["status"], 404);
+    }
+}
+
+#[tokio::test]
+async fn the_output_csv_is_409_until_the_request_finishes_and_lists_are_newest_first() {
+    let images = ImageServer::start().await;
+    let app = TestApp::builder().with_config(|c| c.concurrency = 1).spawn().await;
+    let slow = (0..6).map(|i| images.url(&format!("/slow/s{i}.png"))).collect::<Vec<_>>().join(",");
+    let first = app.submit(&format!("S. No.,Product Name,Input Image Urls\n1,Slow,\"{slow}\"\n"), &[]).await;
+    let second =
+        app.submit(&format!("S. No.,Product Name,Input Image Urls\n1,Fast,{}\n", images.url("/img/f.jpg")), &[]).await;
+
+    let response = app.http.get(format!("{}/api/v1/requests/{first}/output.csv", app.base)).send().await.unwrap();
+    assert_eq!(response.status(), 409);
+    let problem: Value = response.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("once every image has finished"), "{problem:#}");
+
+    let (status, list) = app.get_json("/api/v1/requests?limit=10").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["total"], 2);
+    assert_eq!(list["items"][0]["request_id"], second.as_str());
+    assert_eq!(list["items"][1]["request_id"], first.as_str());
+    let (_, page) = app.get_json("/api/v1/requests?offset=1&limit=1").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["request_id"], first.as_str());
+    let (status, _) = app.get_json("/api/v1/requests?limit=0").await;
+    assert_eq!(status, 400);
+
+    let processing = app.wait_for(&first, "processing", |r| r["status"] == "processing").await;
+    assert!(processing["progress"].as_u64().unwrap() < 100);
+    app.wait_until_finished(&first).await;
+    let response = app.http.get(format!("{}/api/v1/requests/{first}/output.csv", app.base)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn health_readiness_and_swagger_ui_answer() {
+    let app = TestApp::spawn().await;
+    let (status, health) = app.get_json("/healthz").await;
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+    let (status, ready) = app.get_json("/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    for dep in ["database", "queue", "storage"] {
+        assert_eq!(ready["checks"][dep], "ok", "{ready}");
+    }
+    let ui = app.http.get(format!("{}/swagger-ui/", app.base)).send().await.unwrap();
+    assert_eq!(ui.status(), 200);
+    assert!(ui.text().await.unwrap().contains("swagger"));
+    let (status, spec) = app.get_json("/api-docs/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(spec["paths"]["/api/v1/requests"]["post"].is_object());
+}

@@ -1,0 +1,87 @@
+//! Webhook retries and redelivery: the same `webhook-id` on every attempt, every attempt recorded.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::{ImageServer, PATIENCE, TestApp, TestReceiver};
+
+#[tokio::test]
+async fn a_receiver_that_fails_twice_gets_the_same_signed_webhook_until_it_succeeds() {
+    let images = ImageServer::start().await;
+    let mut receiver = TestReceiver::start(&[500, 503]).await;
+    let app = TestApp::spawn().await;
+    let csv = format!("S. No.,Product Name,Input Image Urls\n1,A,{}\n", images.url("/img/w.jpg"));
+    let id = app.submit(&csv, &[("webhook_url", &receiver.url)]).await;
+
+    let verifier = standardwebhooks::Webhook::new(&app.secret).unwrap();
+    let mut ids = Vec::new();
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        let call = receiver.next(PATIENCE).await;
+        verifier.verify(&call.body, &call.headers).expect("every attempt is signed");
+        ids.push(call.headers["webhook-id"].to_str().unwrap().to_owned());
+        bodies.push(call.body);
+    }
+    assert!(ids.iter().all(|i| *i == ids[0]), "one webhook-id on every attempt: {ids:?}");
+    assert!(bodies.iter().all(|b| *b == bodies[0]), "the same body on every attempt");
+    receiver.assert_quiet(Duration::from_millis(800)).await;
+
+    let delivery = wait_for_delivery(&app, &id, "succeeded").await;
+    assert_eq!(delivery["id"], ids[0].as_str());
+    let codes: Vec<Value> = delivery["attempts"].as_array().unwrap().iter().map(|a| a["status_code"].clone()).collect();
+    assert_eq!(codes, [500, 503, 204]);
+    assert!(delivery["attempts"][0]["error"].as_str().unwrap().contains("500"));
+}
+
+#[tokio::test]
+async fn a_webhook_that_never_succeeds_fails_after_its_schedule_and_can_be_redelivered() {
+    let images = ImageServer::start().await;
+    let mut receiver = TestReceiver::start(&[500, 500, 500, 500]).await;
+    let app = TestApp::spawn().await;
+    let csv = format!("S. No.,Product Name,Input Image Urls\n1,A,{}\n", images.url("/img/r.jpg"));
+    let id = app.submit(&csv, &[("webhook_url", &receiver.url)]).await;
+    for _ in 0..4 {
+        receiver.next(PATIENCE).await;
+    }
+    let delivery = wait_for_delivery(&app, &id, "failed").await;
+    assert_eq!(delivery["attempts"].as_array().unwrap().len(), 4, "the first try and three retries");
+    receiver.assert_quiet(Duration::from_millis(800)).await;
+
+    let response = app.http.post(format!("{}/api/v1/requests/{id}/webhook/redeliver", app.base)).send().await.unwrap();
+    assert_eq!(response.status(), 202);
+    let call = receiver.next(PATIENCE).await;
+    assert_eq!(call.headers["webhook-id"].to_str().unwrap(), delivery["id"].as_str().unwrap());
+    let delivery = wait_for_delivery(&app, &id, "succeeded").await;
+    assert_eq!(delivery["attempts"].as_array().unwrap().len(), 5);
+}
+
+async fn wait_for_delivery(app: &TestApp, id: &str, status: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let (code, delivery) = app.get_json(&format!("/api/v1/requests/{id}/webhook")).await;
+        if code == 200 && delivery["status"] == status {
+            return delivery;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "delivery never became {status}: {delivery:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_generated_secret_is_kept_across_restarts_and_signs_the_webhook() {
+    let images = ImageServer::start().await;
+    let mut receiver = TestReceiver::start(&[]).await;
+    let app = TestApp::builder().with_config(|c| c.webhook_secret = None).spawn().await;
+    let generated = imgbatch::db::settings::get(&app.state.db, "webhook_secret").await.unwrap().expect("a secret");
+    assert!(generated.starts_with("whsec_"));
+    let (dir, config) = app.stop().await;
+
+    let app = TestApp::builder().reusing(dir, config).spawn().await;
+    let kept = imgbatch::db::settings::get(&app.state.db, "webhook_secret").await.unwrap();
+    assert_eq!(kept.as_deref(), Some(generated.as_str()));
+    let csv = format!("S. No.,Product Name,Input Image Urls\n1,A,{}\n", images.url("/img/k.jpg"));
+    app.submit(&csv, &[("webhook_url", &receiver.url)]).await;
+    let call = receiver.next(PATIENCE).await;
+    standardwebhooks::Webhook::new(&generated).unwrap().verify(&call.body, &call.headers).unwrap();
+}
