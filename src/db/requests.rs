@@ -124,20 +124,22 @@ pub async fn list(db: &impl ConnectionTrait, offset: u64, limit: u64) -> Result<
 /// A product with its images in URL order.
 pub type ProductWithImages = (product::Model, Vec<image::Model>);
 
-/// Products `offset..offset+limit` of a request (all when `limit` is `None`), in file order, with their images.
+/// Products `offset..offset+limit` of a request (all of them when `limit` is `None`), in file
+/// order, with their images.
 pub async fn products(
     db: &impl ConnectionTrait,
     id: RequestId,
     offset: u64,
     limit: Option<u64>,
 ) -> Result<Vec<ProductWithImages>, DbErr> {
-    let products = product::Entity::find()
+    let mut query = product::Entity::find()
         .filter(product::Column::RequestId.eq(id.to_string()))
-        .order_by_asc(product::Column::Position)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?;
+        .order_by_asc(product::Column::Position);
+    // SQLite accepts OFFSET only after a LIMIT.
+    if let Some(limit) = limit {
+        query = query.offset(offset).limit(limit);
+    }
+    let products = query.all(db).await?;
     if products.is_empty() {
         return Ok(Vec::new());
     }
