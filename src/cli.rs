@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::{Application, Config, startup::Roles};
 
@@ -41,7 +41,10 @@ enum Command {
 /// Parses the command line, runs the command and returns the process exit code.
 pub fn run() -> ExitCode {
     let _ = dotenvy::dotenv();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return bad_setting(e),
+    };
     if let Command::Openapi = cli.command {
         println!("{}", crate::api::openapi::openapi_json());
         return ExitCode::SUCCESS;
@@ -67,6 +70,29 @@ pub fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Reports a value clap refused in one line naming the setting (its variable and flag).
+fn bad_setting(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ErrorKind};
+    if !matches!(e.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
+        e.exit();
+    }
+    let flag = e.get(ContextKind::InvalidArg).map(|a| a.to_string()).unwrap_or_default();
+    let long = flag.trim_start_matches("--").split([' ', '=']).next().unwrap_or_default().to_owned();
+    let env = Cli::command()
+        .get_subcommands()
+        .flat_map(|c| c.get_arguments().cloned().collect::<Vec<_>>())
+        .find(|a| a.get_long() == Some(long.as_str()))
+        .and_then(|a| a.get_env().map(|v| v.to_string_lossy().into_owned()));
+    let setting = match env {
+        Some(env) => format!("{env} (--{long})"),
+        None => format!("--{long}"),
+    };
+    let message = e.to_string();
+    let reason = message.lines().next().unwrap_or_default().trim_start_matches("error: ");
+    eprintln!("imgbatch: {setting}: {reason}");
+    ExitCode::from(2)
 }
 
 async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {

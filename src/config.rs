@@ -104,8 +104,7 @@ impl Config {
             return Err("IMGBATCH_PUBLIC_URL: expected an http:// or https:// URL".into());
         }
         if let Some(secret) = &self.webhook_secret {
-            standardwebhooks::Webhook::new(secret.expose())
-                .map_err(|_| "IMGBATCH_WEBHOOK_SECRET: expected whsec_ followed by base64")?;
+            secret.webhook_key().map_err(|e| format!("IMGBATCH_WEBHOOK_SECRET: {e}"))?;
         }
         if self.max_upload_bytes.0 == 0 || self.max_image_bytes.0 == 0 {
             return Err("IMGBATCH_MAX_UPLOAD_BYTES / IMGBATCH_MAX_IMAGE_BYTES: must be above 0".into());
@@ -126,6 +125,19 @@ impl Secret {
     /// The secret itself, for the one place that uses it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// The key of a webhook signing secret: `whsec_` followed by at least 24 bytes in base64.
+    pub fn webhook_key(&self) -> Result<Vec<u8>, String> {
+        use base64::Engine;
+        let encoded = self.0.strip_prefix("whsec_").ok_or("expected whsec_ followed by base64")?;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| "expected whsec_ followed by base64 (the part after whsec_ is not base64)")?;
+        if key.len() < 24 {
+            return Err(format!("the key is {} bytes; use at least 24 random bytes", key.len()));
+        }
+        Ok(key)
     }
 }
 
@@ -224,6 +236,15 @@ mod tests {
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5").is_err());
+    }
+
+    #[test]
+    fn webhook_secrets_need_the_prefix_and_a_long_key() {
+        assert!(Secret::new("nope").webhook_key().is_err());
+        assert!(Secret::new("whsec_c2hvcnQ=").webhook_key().unwrap_err().contains("5 bytes"));
+        assert!(Secret::new("whsec_!!!").webhook_key().is_err());
+        let good = format!("whsec_{}", "A".repeat(44));
+        assert_eq!(Secret::new(good).webhook_key().unwrap().len(), 33);
     }
 
     #[test]

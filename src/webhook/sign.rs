@@ -34,8 +34,9 @@ pub struct SignedHeaders {
 impl WebhookSigner {
     /// A signer for a `whsec_…` secret.
     pub fn new(secret: &Secret) -> anyhow::Result<Self> {
-        let inner = standardwebhooks::Webhook::new(secret.expose())
-            .map_err(|_| anyhow::anyhow!("IMGBATCH_WEBHOOK_SECRET: expected whsec_ followed by base64"))?;
+        let key = secret.webhook_key().map_err(|e| anyhow::anyhow!("IMGBATCH_WEBHOOK_SECRET: {e}"))?;
+        let inner =
+            standardwebhooks::Webhook::from_bytes(key).map_err(|e| anyhow::anyhow!("IMGBATCH_WEBHOOK_SECRET: {e}"))?;
         Ok(Self { inner: inner.into() })
     }
 

@@ -57,3 +57,14 @@ async fn a_request_whose_images_all_fail_is_failed() {
     assert_eq!(request["status"], "failed");
     assert_eq!(request["counts"]["failed"], 1);
 }
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_until_the_image_succeeds() {
+    let images = ImageServer::start().await;
+    let app = TestApp::spawn().await;
+    let csv = format!("S. No.,Product Name,Input Image Urls\n1,Flaky,{}\n", images.url("/flaky/t.jpg"));
+    let id = app.submit(&csv, &[]).await;
+    let request = app.wait_until_finished(&id).await;
+    assert_eq!(request["status"], "completed", "{request:#}");
+    assert_eq!(images.hits("t.jpg"), 3, "two 503 answers, then success");
+}

@@ -1,5 +1,6 @@
 //! A local image server: real PNG and JPEG files made on the fly, plus a 404, a non-image, an
-//! oversized body, a slow route and a redirect. It counts the requests it serves.
+//! oversized body, a slow route, a route that fails twice with 503 and a redirect. It counts the
+//! requests it receives.
 
 use std::{
     collections::HashMap,
@@ -63,6 +64,7 @@ impl ImageServer {
         let app = Router::new()
             .route("/img/{name}", get(serve_image))
             .route("/slow/{name}", get(slow_image))
+            .route("/flaky/{name}", get(flaky_image))
             .route("/missing/{name}", get(|| async { StatusCode::NOT_FOUND }))
             .route(
                 "/text/{name}",
@@ -117,5 +119,14 @@ async fn serve_image(Path(name): Path<String>) -> Response {
 
 async fn slow_image(name: Path<String>) -> Response {
     tokio::time::sleep(Duration::from_millis(300)).await;
+    serve_image(name).await
+}
+
+/// Answers 503 to the first two requests for a name, then the image.
+async fn flaky_image(State(hits): State<Hits>, name: Path<String>) -> Response {
+    let seen = hits.lock().unwrap().get(name.as_str()).copied().unwrap_or(0);
+    if seen <= 2 {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     serve_image(name).await
 }
