@@ -55,6 +55,18 @@ pub struct RequestAccepted {
 
 /// A request and its progress.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "request_id": "01937a1e-8f0c-7cc1-9a51-3c1f2d7e4b10",
+    "status": "processing",
+    "created_at": "2026-11-25T10:00:00Z",
+    "updated_at": "2026-11-25T10:00:03Z",
+    "completed_at": null,
+    "webhook_url": "https://example.com/hooks/imgbatch",
+    "quality": 50,
+    "counts": {"products": 2, "images": 3, "pending": 1, "succeeded": 2, "failed": 0},
+    "progress": 66,
+    "output_csv_url": "http://127.0.0.1:8080/api/v1/requests/01937a1e-8f0c-7cc1-9a51-3c1f2d7e4b10/output.csv"
+}))]
 pub struct RequestOut {
     /// The request id.
     pub request_id: String,
@@ -112,6 +124,17 @@ pub struct RequestPage {
 
 /// One image of a product.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "position": 0,
+    "input_url": "https://cdn.example.com/sku1/front.jpg",
+    "status": "succeeded",
+    "output_url": "http://127.0.0.1:8080/files/5e0c4b6f2c1a9d3e8f7b6a5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e.jpg",
+    "error": null,
+    "input_bytes": 812345,
+    "output_bytes": 196002,
+    "width": 1600,
+    "height": 1200
+}))]
 pub struct ImageOut {
     /// 0-based position among the product's input URLs.
     pub position: u32,
@@ -157,6 +180,18 @@ pub fn file_url(public_base: &str, key: &str) -> String {
 
 /// One product row and its images.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "serial_number": 1,
+    "product_name": "SKU1",
+    "images": [
+        {"position": 0, "input_url": "https://cdn.example.com/sku1/front.jpg", "status": "succeeded",
+         "output_url": "http://127.0.0.1:8080/files/5e0c4b6f2c1a9d3e8f7b6a5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e.jpg",
+         "error": null, "input_bytes": 812345, "output_bytes": 196002, "width": 1600, "height": 1200},
+        {"position": 1, "input_url": "https://cdn.example.com/sku1/gone.jpg", "status": "failed", "output_url": null,
+         "error": "the image server answered 404 Not Found", "input_bytes": null, "output_bytes": null,
+         "width": null, "height": null}
+    ]
+}))]
 pub struct ProductOut {
     /// The CSV's `S. No.`.
     pub serial_number: i64,
@@ -192,6 +227,22 @@ pub struct ProductPage {
 
 /// The completion webhook of a request.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "msg_01937a1f0c2b7d6e9f8a7b6c5d4e3f2a",
+    "url": "https://example.com/hooks/imgbatch",
+    "status": "succeeded",
+    "next_attempt_at": null,
+    "payload": {"type": "request.completed", "timestamp": "2026-11-25T10:00:05Z", "data": {
+        "request_id": "01937a1e-8f0c-7cc1-9a51-3c1f2d7e4b10", "status": "completed",
+        "counts": {"products": 2, "images": 3, "pending": 0, "succeeded": 3, "failed": 0},
+        "output_csv_url": "http://127.0.0.1:8080/api/v1/requests/01937a1e-8f0c-7cc1-9a51-3c1f2d7e4b10/output.csv",
+        "completed_at": "2026-11-25T10:00:05Z"}},
+    "attempts": [
+        {"number": 1, "attempted_at": "2026-11-25T10:00:05Z", "status_code": 503,
+          "error": "the receiver answered 503", "duration_ms": 41},
+        {"number": 2, "attempted_at": "2026-11-25T10:00:10Z", "status_code": 200, "error": null, "duration_ms": 38}
+    ]
+}))]
 pub struct DeliveryOut {
     /// The `webhook-id`, the same on every attempt.
     pub id: String,

@@ -1,7 +1,5 @@
 //! `GET /api/v1/requests/{id}/webhook`, `POST /api/v1/requests/{id}/webhook/redeliver`.
 
-use std::time::Duration;
-
 use axum::{
     Json,
     extract::{Path, State},
@@ -10,11 +8,10 @@ use axum::{
 
 use super::dto::DeliveryOut;
 use crate::{
-    db,
-    domain::ids::DeliveryId,
+    db::{self, entities::webhook_delivery},
     error::{ApiError, Problem, Result},
-    queue::jobs::DeliverWebhook,
     state::AppState,
+    webhook::deliver::redeliver,
 };
 
 /// Get the completion webhook
@@ -29,11 +26,8 @@ use crate::{
     )
 )]
 pub async fn get_webhook(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<DeliveryOut>> {
-    let request = super::requests::find(&state, &id).await?;
-    let delivery =
-        db::webhooks::for_request(&state.db, &request.id).await?.ok_or(ApiError::NotFound("webhook delivery"))?;
-    let attempts = db::webhooks::attempts(&state.db, &delivery.id).await?;
-    Ok(Json(DeliveryOut::new(delivery, attempts)))
+    let delivery = find_delivery(&state, &id).await?;
+    Ok(Json(delivery_out(&state, delivery).await?))
 }
 
 /// Send the completion webhook again
@@ -52,13 +46,18 @@ pub async fn redeliver_webhook(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<DeliveryOut>)> {
-    let request = super::requests::find(&state, &id).await?;
-    let delivery =
-        db::webhooks::for_request(&state.db, &request.id).await?.ok_or(ApiError::NotFound("webhook delivery"))?;
-    let delivery =
-        db::webhooks::reopen(&state.db, &delivery.id).await?.ok_or(ApiError::NotFound("webhook delivery"))?;
-    let job = DeliverWebhook { delivery_id: DeliveryId(delivery.id.clone()), attempt: delivery.attempts };
-    state.queue.push_webhook(job, Duration::ZERO).await?;
+    let delivery = find_delivery(&state, &id).await?;
+    let delivery = redeliver(&state, &delivery.id).await?.ok_or(ApiError::NotFound("webhook delivery"))?;
+    Ok((StatusCode::ACCEPTED, Json(delivery_out(&state, delivery).await?)))
+}
+
+/// The delivery of the request whose id is in the path.
+async fn find_delivery(state: &AppState, request_id: &str) -> Result<webhook_delivery::Model> {
+    let request = super::requests::find(state, request_id).await?;
+    db::webhooks::for_request(&state.db, &request.id).await?.ok_or(ApiError::NotFound("webhook delivery"))
+}
+
+async fn delivery_out(state: &AppState, delivery: webhook_delivery::Model) -> Result<DeliveryOut> {
     let attempts = db::webhooks::attempts(&state.db, &delivery.id).await?;
-    Ok((StatusCode::ACCEPTED, Json(DeliveryOut::new(delivery, attempts))))
+    Ok(DeliveryOut::new(delivery, attempts))
 }

@@ -3,7 +3,6 @@
 
 pub mod compress;
 pub mod error;
-mod exif;
 pub mod fetch;
 pub mod finalize;
 pub mod intake;

@@ -79,6 +79,16 @@ async fn send(state: &AppState, delivery: &webhook_delivery::Model) -> Result<u1
     Ok(response.status().as_u16())
 }
 
+/// Makes a delivery pending again and queues an attempt now; `None` when there is no such delivery.
+pub async fn redeliver(state: &AppState, id: &str) -> anyhow::Result<Option<webhook_delivery::Model>> {
+    let Some(delivery) = db::webhooks::reopen(&state.db, id).await? else {
+        return Ok(None);
+    };
+    let job = DeliverWebhook { delivery_id: DeliveryId(delivery.id.clone()), attempt: delivery.attempts };
+    state.queue.push_webhook(job, Duration::ZERO).await?;
+    Ok(Some(delivery))
+}
+
 /// Queues an attempt for every pending delivery that is already due, so a delivery whose queued
 /// attempt was lost in a crash still goes out. A duplicate attempt job sends nothing.
 pub async fn requeue_due(state: &AppState) -> anyhow::Result<usize> {

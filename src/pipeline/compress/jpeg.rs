@@ -1,0 +1,139 @@
+//! The JPEG side of compression: decoding with libjpeg-turbo (gray, RGB, CMYK/YCCK), reading the
+//! header segments (EXIF orientation, ICC profile, Adobe marker), and writing an ICC profile.
+
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageBuffer};
+use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat};
+
+use super::{CompressError, Decoded, ImageKind, Limits, check_size, decode_error, exif};
+
+pub(super) fn decode_jpeg(input: &[u8], limits: &Limits) -> Result<Decoded, CompressError> {
+    let err = |e: turbojpeg::Error| decode_error(ImageKind::Jpeg, e);
+    let mut decompressor = Decompressor::new().map_err(err)?;
+    // Bounds the CPU a hostile progressive JPEG can burn; real files have about ten scans.
+    decompressor.set_scan_limit(500).map_err(err)?;
+    let header = decompressor.read_header(input).map_err(err)?;
+    let (width, height) = match (u32::try_from(header.width), u32::try_from(header.height)) {
+        (Ok(w), Ok(h)) if w > 0 && h > 0 => (w, h),
+        _ => return Err(decode_error(ImageKind::Jpeg, "invalid dimensions")),
+    };
+    let format = match header.colorspace {
+        Colorspace::Gray => PixelFormat::GRAY,
+        Colorspace::CMYK | Colorspace::YCCK => PixelFormat::CMYK,
+        Colorspace::RGB | Colorspace::YCbCr => PixelFormat::RGB,
+    };
+    check_size(width, height, format.size() as u64, limits)?;
+    let meta = read_jpeg_markers(input);
+    let mut out = Image {
+        pixels: vec![0u8; header.width * header.height * format.size()],
+        width: header.width,
+        pitch: header.width * format.size(),
+        height: header.height,
+        format,
+    };
+    decompressor.decompress(input, out.as_deref_mut()).map_err(err)?;
+    let mut pixels = out.pixels;
+    let image = match format {
+        PixelFormat::GRAY => ImageBuffer::from_raw(width, height, pixels).map(DynamicImage::ImageLuma8),
+        PixelFormat::CMYK => {
+            cmyk_to_rgb_in_place(&mut pixels, meta.adobe);
+            ImageBuffer::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8)
+        }
+        _ => ImageBuffer::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8),
+    };
+    Ok(Decoded {
+        image: image.ok_or_else(|| decode_error(ImageKind::Jpeg, "pixel buffer size mismatch"))?,
+        orientation: meta.orientation.and_then(Orientation::from_exif).unwrap_or(Orientation::NoTransforms),
+        icc: meta.icc,
+    })
+}
+
+/// Converts 4-byte CMYK pixels to 3-byte RGB within the same buffer.
+fn cmyk_to_rgb_in_place(pixels: &mut Vec<u8>, adobe_inverted: bool) {
+    let n = pixels.len() / 4;
+    for i in 0..n {
+        let [c, m, y, k] = [0, 1, 2, 3].map(|j| u32::from(pixels[i * 4 + j]));
+        // Photoshop writes Adobe-marked CMYK inverted (255 = no ink).
+        let (c, m, y, k) = if adobe_inverted { (c, m, y, k) } else { (255 - c, 255 - m, 255 - y, 255 - k) };
+        for (j, v) in [c, m, y].into_iter().enumerate() {
+            pixels[i * 3 + j] = ((v * k + 127) / 255) as u8;
+        }
+    }
+    pixels.truncate(n * 3);
+}
+
+/// What the header segments of a JPEG say.
+pub(super) struct JpegMarkers {
+    /// EXIF orientation, 1–8.
+    pub(super) orientation: Option<u8>,
+    /// The ICC profile, reassembled from its APP2 chunks.
+    pub(super) icc: Option<Vec<u8>>,
+    /// An Adobe APP14 marker is present (CMYK stored inverted).
+    pub(super) adobe: bool,
+}
+
+const ICC_SIGNATURE: &[u8] = b"ICC_PROFILE\0";
+pub(super) const ICC_CHUNK: usize = 65_519;
+
+/// Walks the header segments up to the first scan, collecting EXIF orientation, the ICC
+/// profile and whether an Adobe APP14 marker is present. Stops quietly at malformed data.
+pub(super) fn read_jpeg_markers(data: &[u8]) -> JpegMarkers {
+    let mut found = JpegMarkers { orientation: None, icc: None, adobe: false };
+    let mut chunks: Vec<(u8, u8, &[u8])> = Vec::new();
+    let mut at = 2;
+    while at + 4 <= data.len() && data[at] == 0xFF {
+        let marker = data[at + 1];
+        if marker == 0xFF {
+            at += 1;
+            continue;
+        }
+        if marker == 0x01 || (0xD0..=0xD7).contains(&marker) {
+            at += 2;
+            continue;
+        }
+        if marker == 0xDA || marker == 0xD9 {
+            break;
+        }
+        let len = usize::from(u16::from_be_bytes([data[at + 2], data[at + 3]]));
+        let Some(payload) = data.get(at + 4..at + 2 + len).filter(|_| len >= 2) else {
+            break;
+        };
+        match marker {
+            0xE1 if found.orientation.is_none() => {
+                found.orientation = payload.strip_prefix(b"Exif\0\0").and_then(exif::orientation);
+            }
+            0xE2 => {
+                if let Some([seq, count, rest @ ..]) = payload.strip_prefix(ICC_SIGNATURE) {
+                    chunks.push((*seq, *count, rest));
+                }
+            }
+            0xEE if payload.starts_with(b"Adobe") => found.adobe = true,
+            _ => {}
+        }
+        at += 2 + len;
+    }
+    chunks.sort_by_key(|c| c.0);
+    let complete = !chunks.is_empty()
+        && chunks.iter().enumerate().all(|(i, c)| usize::from(c.0) == i + 1 && usize::from(c.1) == chunks.len());
+    if complete {
+        found.icc = Some(chunks.iter().flat_map(|c| c.2.iter().copied()).collect());
+    }
+    found
+}
+
+/// Copies `jpeg`, inserting `profile` as APP2 ICC_PROFILE segments right after SOI.
+pub(super) fn with_icc(jpeg: &[u8], profile: &[u8]) -> Vec<u8> {
+    let count = profile.len().div_ceil(ICC_CHUNK);
+    let mut out = Vec::with_capacity(jpeg.len() + profile.len() + count * 18);
+    out.extend_from_slice(&jpeg[..2.min(jpeg.len())]);
+    for (i, chunk) in profile.chunks(ICC_CHUNK).enumerate() {
+        let len = (2 + ICC_SIGNATURE.len() + 2 + chunk.len()) as u16;
+        out.extend_from_slice(&[0xFF, 0xE2]);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(ICC_SIGNATURE);
+        out.extend_from_slice(&[(i + 1) as u8, count as u8]);
+        out.extend_from_slice(chunk);
+    }
+    out.extend_from_slice(&jpeg[2.min(jpeg.len())..]);
+    out
+}
