@@ -18,12 +18,12 @@ use crate::{
 /// The longest text field accepted (`webhook_url`, `quality`).
 const MAX_TEXT_FIELD: usize = 4096;
 
-/// The upload form, as documented.
+/// The multipart form of an upload.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct UploadForm {
     /// The product CSV: `S. No.,Product Name,Input Image Urls`.
-    #[schema(value_type = String, format = Binary)]
+    #[schema(value_type = String, format = Binary, content_media_type = "text/csv")]
     file: Vec<u8>,
     /// Where to POST the signed completion event (http or https).
     #[schema(example = "https://example.com/hooks/imgbatch")]
