@@ -44,12 +44,10 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
-    "type": "https://imgbatch.dev/problems/invalid-csv",
-    "title": "The CSV is invalid",
-    "status": 422,
-    "detail": "2 problems found; fix them and upload again",
-    "errors": [{"line": 3, "column": 3, "message": "\"ftp://x/a.jpg\" is not an http or https URL"},
-               {"line": 4, "column": 1, "message": "S. No. 1 already used on line 2"}]
+    "type": "https://imgbatch.dev/problems/not-found",
+    "title": "Not found",
+    "status": 404,
+    "detail": "request not found"
 }))]
 pub struct Problem {
     /// A URI naming the kind of problem.

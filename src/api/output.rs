@@ -26,7 +26,9 @@ use crate::{
         (status = 200, description = "The output CSV", content_type = "text/csv", body = String,
             example = "S. No.,Product Name,Input Image Urls,Output Image Urls\n1,SKU1,\"https://a.example/1.jpg,https://a.example/2.jpg\",\"http://127.0.0.1:8080/files/9f86d0…jpg,\"\n"),
         (status = 404, description = "No such request", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The request has not finished yet", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request has not finished yet", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "https://imgbatch.dev/problems/conflict", "title": "Not available yet", "status": 409,
+                "detail": "the request is processing; the output CSV is available once every image has finished (3 of 5 so far)"})),
     )
 )]
 pub async fn get_output_csv(State(state): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse> {

@@ -30,9 +30,17 @@ use crate::{
     responses(
         (status = 202, description = "Accepted and queued", body = RequestAccepted,
             headers(("Location" = String, description = "The request's status URL"))),
-        (status = 400, description = "No file, a broken multipart body, or a bad webhook_url or quality", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The CSV is larger than IMGBATCH_MAX_UPLOAD_BYTES", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The CSV is invalid; `errors` lists every problem by line and column", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "No file, a broken multipart body, or a bad webhook_url or quality", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "https://imgbatch.dev/problems/bad-request", "title": "The request is malformed", "status": 400,
+                "detail": "quality must be a whole number from 1 to 100, got \"150\""})),
+        (status = 413, description = "The CSV is larger than IMGBATCH_MAX_UPLOAD_BYTES", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "https://imgbatch.dev/problems/payload-too-large", "title": "The upload is too large", "status": 413,
+                "detail": "the upload is larger than the limit of 52428800 bytes"})),
+        (status = 422, description = "The CSV is invalid; `errors` lists every problem by line and column", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "https://imgbatch.dev/problems/invalid-csv", "title": "The CSV is invalid", "status": 422,
+                "detail": "2 problems found; fix them and upload again",
+                "errors": [{"line": 3, "column": 3, "message": "image URL \"ftp://x/a.jpg\" must start with http:// or https://"},
+                           {"line": 4, "column": 1, "message": "S. No. 1 already used on line 2"}]})),
         (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
     )
 )]
