@@ -50,6 +50,10 @@ pub struct Config {
     #[arg(long, env = "IMGBATCH_MAX_ROWS", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_rows: u64,
 
+    /// Most image URLs accepted in one CSV, over all rows.
+    #[arg(long, env = "IMGBATCH_MAX_IMAGES", default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_images: u64,
+
     /// Largest image download accepted (bytes, or with a KiB/MiB/GiB suffix).
     #[arg(long, env = "IMGBATCH_MAX_IMAGE_BYTES", default_value = "25MiB")]
     pub max_image_bytes: ByteSize,

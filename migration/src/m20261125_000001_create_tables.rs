@@ -1,4 +1,6 @@
 //! Requests, their products and images, webhook deliveries with their attempts, and settings.
+//! A request is `accepted` once all its jobs are queued; until then it is invisible, and one
+//! never accepted (its upload died half-way) is removed.
 //! Ids are UUID strings so that the same schema serves SQLite and PostgreSQL; every stored row
 //! carries a tenant id.
 
@@ -26,6 +28,7 @@ impl MigrationTrait for Migration {
                 .col(string_len(Requests::Id, 36).primary_key())
                 .col(string(Requests::TenantId))
                 .col(string(Requests::Status))
+                .col(boolean(Requests::Accepted).default(false))
                 .col(text_null(Requests::WebhookUrl))
                 .col(integer(Requests::Quality))
                 .col(integer(Requests::Products))
@@ -150,6 +153,15 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_deliveries_status_due")
+                .table(WebhookDeliveries::Table)
+                .col(WebhookDeliveries::Status)
+                .col(WebhookDeliveries::NextAttemptAt)
+                .to_owned(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table(WebhookAttempts::Table)
@@ -205,6 +217,7 @@ enum Requests {
     Id,
     TenantId,
     Status,
+    Accepted,
     WebhookUrl,
     Quality,
     Products,

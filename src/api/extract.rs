@@ -99,11 +99,13 @@ async fn read_text(mut field: Field<'_>) -> Result<String, ApiError> {
 /// body); the inner one is the CSV's verdict, reported after the other fields are checked.
 async fn read_csv(state: &AppState, mut field: Field<'_>) -> Result<Result<Manifest, ApiError>, ApiError> {
     let limit = state.config.max_upload_bytes.0;
-    let max_rows = usize::try_from(state.config.max_rows).unwrap_or(usize::MAX);
+    let limits = manifest::Limits {
+        max_rows: usize::try_from(state.config.max_rows).unwrap_or(usize::MAX),
+        max_images: usize::try_from(state.config.max_images).unwrap_or(usize::MAX),
+    };
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(8);
     // Not under the CPU gate: the parser mostly waits for the upload's bytes.
-    let parser =
-        tokio::task::spawn_blocking(move || manifest::parse(ChannelReader { rx, buf: Bytes::new() }, max_rows));
+    let parser = tokio::task::spawn_blocking(move || manifest::parse(ChannelReader { rx, buf: Bytes::new() }, limits));
     let feed = async move {
         let mut total = 0u64;
         while let Some(chunk) = field.chunk().await.map_err(broken)? {

@@ -7,7 +7,7 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::entities::{image, product, request};
+use super::entities::{image, product, request, webhook_delivery};
 use crate::{
     domain::{
         DEFAULT_TENANT,
@@ -42,6 +42,7 @@ pub async fn insert_manifest(
         id: Set(request_id.clone()),
         tenant_id: Set(DEFAULT_TENANT.into()),
         status: Set(RequestStatus::Queued.as_str().into()),
+        accepted: Set(false),
         webhook_url: Set(new.webhook_url.map(str::to_owned)),
         quality: Set(new.quality.into()),
         products: Set(manifest.products.len() as i32),
@@ -102,14 +103,20 @@ pub async fn insert_manifest(
     Ok(image_ids)
 }
 
-/// One request by id.
+/// One accepted request by id.
 pub async fn find(db: &impl ConnectionTrait, id: RequestId) -> Result<Option<request::Model>, DbErr> {
-    request::Entity::find_by_id(id.to_string()).filter(request::Column::TenantId.eq(DEFAULT_TENANT)).one(db).await
+    request::Entity::find_by_id(id.to_string())
+        .filter(request::Column::TenantId.eq(DEFAULT_TENANT))
+        .filter(request::Column::Accepted.eq(true))
+        .one(db)
+        .await
 }
 
 /// A page of requests, newest first, and the total count.
 pub async fn list(db: &impl ConnectionTrait, offset: u64, limit: u64) -> Result<(Vec<request::Model>, u64), DbErr> {
-    let query = request::Entity::find().filter(request::Column::TenantId.eq(DEFAULT_TENANT));
+    let query = request::Entity::find()
+        .filter(request::Column::TenantId.eq(DEFAULT_TENANT))
+        .filter(request::Column::Accepted.eq(true));
     let total = query.clone().count(db).await?;
     let rows = query
         .order_by_desc(request::Column::CreatedAt)
@@ -190,9 +197,37 @@ pub async fn finish(
     Ok(result.rows_affected == 1)
 }
 
+/// Marks a request accepted: every job of it is queued.
+pub async fn mark_accepted(db: &impl ConnectionTrait, id: RequestId) -> Result<(), DbErr> {
+    request::Entity::update_many()
+        .col_expr(request::Column::Accepted, true.into())
+        .filter(request::Column::Id.eq(id.to_string()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Requests created before `cutoff` and never accepted: their upload died before all their jobs
+/// were queued.
+pub async fn unaccepted_before(
+    db: &impl ConnectionTrait,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<RequestId>, DbErr> {
+    let rows = request::Entity::find()
+        .filter(request::Column::Accepted.eq(false))
+        .filter(request::Column::CreatedAt.lt(cutoff))
+        .all(db)
+        .await?;
+    Ok(rows.iter().filter_map(|r| r.id.parse().ok()).collect())
+}
+
 /// Removes a request and everything under it (used when it could not be queued).
 pub async fn delete(db: &impl ConnectionTrait, id: RequestId) -> Result<(), DbErr> {
     let id = id.to_string();
+    webhook_delivery::Entity::delete_many()
+        .filter(webhook_delivery::Column::RequestId.eq(id.as_str()))
+        .exec(db)
+        .await?;
     image::Entity::delete_many().filter(image::Column::RequestId.eq(id.as_str())).exec(db).await?;
     product::Entity::delete_many().filter(product::Column::RequestId.eq(id.as_str())).exec(db).await?;
     request::Entity::delete_by_id(id).exec(db).await?;

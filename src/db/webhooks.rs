@@ -63,15 +63,17 @@ pub async fn attempts(db: &impl ConnectionTrait, id: &str) -> Result<Vec<webhook
         .await
 }
 
-/// Claims attempt number `done + 1` of a pending delivery. Only one job can claim a given
-/// number, so a duplicate or stale job sends nothing.
+/// Claims attempt number `done + 1` of a pending delivery, which is not due again before
+/// `lease_until`. Only one job can claim a given number, so a duplicate or stale job sends nothing.
 pub async fn claim_attempt(
     db: &impl ConnectionTrait,
     id: &DeliveryId,
     done: i32,
+    lease_until: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<webhook_delivery::Model>, DbErr> {
     let rows = webhook_delivery::Entity::update_many()
         .col_expr(webhook_delivery::Column::Attempts, (done + 1).into())
+        .col_expr(webhook_delivery::Column::NextAttemptAt, Some(lease_until).into())
         .col_expr(webhook_delivery::Column::UpdatedAt, super::now().into())
         .filter(webhook_delivery::Column::Id.eq(id.0.as_str()))
         .filter(webhook_delivery::Column::Attempts.eq(done))

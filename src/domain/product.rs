@@ -57,9 +57,13 @@ impl ProductName {
     }
 }
 
-/// An absolute `http` or `https` URL with a host, where an input image is fetched from.
+/// An absolute `http` or `https` URL with a host, where an input image is fetched from. It keeps
+/// the merchant's text, so the output CSV gives back exactly what was uploaded.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ImageUrl(Url);
+pub struct ImageUrl {
+    text: String,
+    url: Url,
+}
 
 impl ImageUrl {
     /// Parses an image URL, trimming surrounding whitespace.
@@ -76,22 +80,22 @@ impl ImageUrl {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(format!("image URL {} has no host", quote(trimmed)));
         }
-        Ok(Self(url))
+        Ok(Self { text: trimmed.to_owned(), url })
     }
 
-    /// The URL in its normalized text form.
+    /// The URL as the merchant wrote it (trimmed).
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        &self.text
     }
 
     /// The parsed URL.
     pub fn as_url(&self) -> &Url {
-        &self.0
+        &self.url
     }
 
     /// The parsed URL, owned.
     pub fn into_inner(self) -> Url {
-        self.0
+        self.url
     }
 }
 

@@ -4,5 +4,5 @@ pub mod header;
 pub mod parse;
 pub mod render;
 
-pub use parse::{CsvProblem, MAX_PROBLEMS, Manifest, ManifestError, Product, parse};
+pub use parse::{CsvProblem, Limits, MAX_PROBLEMS, Manifest, ManifestError, Product, parse};
 pub use render::{OutputRow, render};

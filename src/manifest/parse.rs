@@ -58,8 +58,18 @@ pub enum ManifestError {
     Io(#[from] std::io::Error),
 }
 
+/// How much one manifest may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Data rows.
+    pub max_rows: usize,
+    /// Image URLs over all rows.
+    pub max_images: usize,
+}
+
 /// Parses a manifest from a stream, row by row, never holding the raw file in memory.
-pub fn parse<R: Read>(reader: R, max_rows: usize) -> Result<Manifest, ManifestError> {
+pub fn parse<R: Read>(reader: R, limits: Limits) -> Result<Manifest, ManifestError> {
+    let Limits { max_rows, max_images } = limits;
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -70,6 +80,7 @@ pub fn parse<R: Read>(reader: R, max_rows: usize) -> Result<Manifest, ManifestEr
     let mut record = csv::ByteRecord::new();
     let mut first_record = true;
     let mut rows = 0usize;
+    let mut images = 0usize;
     while check.problems.len() < MAX_PROBLEMS {
         match csv.read_byte_record(&mut record) {
             Ok(true) => {}
@@ -116,7 +127,14 @@ pub fn parse<R: Read>(reader: R, max_rows: usize) -> Result<Manifest, ManifestEr
             check.problem(line, None, format!("too many rows: the limit is {max_rows}"));
             break;
         }
+        let before = check.products.len();
         check.row(line, &row, &map);
+        images += check.products.get(before).map_or(0, |p| p.image_urls.len());
+        if images > max_images {
+            let column = Some(map.index(Column::InputImageUrls) as u64 + 1);
+            check.problem(line, column, format!("too many images: the limit is {max_images} per upload"));
+            break;
+        }
     }
     match header {
         None if check.problems.is_empty() => check.problem(

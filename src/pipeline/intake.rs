@@ -1,5 +1,6 @@
-//! Accepting a request: persist the manifest in one transaction, then queue its images. If
-//! queueing fails, the request is removed again, so nothing half-accepted stays behind.
+//! Accepting a request: persist the manifest in one transaction, queue its images, then mark it
+//! accepted. If queueing fails, the request is removed again; if the process dies half-way, the
+//! recovery loop removes it (`recover`), so nothing half-accepted stays behind.
 
 use sea_orm::TransactionTrait;
 
@@ -37,6 +38,7 @@ pub async fn submit(state: &AppState, submission: &Submission) -> anyhow::Result
         }
         return Err(e.context("queueing the request's images"));
     }
+    db::requests::mark_accepted(&state.db, id).await?;
     tracing::info!(request = %id, images = images.len(), "request accepted");
     Ok(id)
 }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod fetch;
 pub mod finalize;
 pub mod intake;
+pub mod recover;
 
 use std::time::Duration;
 

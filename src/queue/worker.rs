@@ -31,11 +31,7 @@ async fn unwinding(job: impl Future<Output = anyhow::Result<()>>) -> Result<(), 
 
 /// Runs the workers until `token` is cancelled, then lets in-flight jobs finish.
 pub async fn run_workers(state: AppState, token: CancellationToken) {
-    match crate::webhook::deliver::requeue_due(&state).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(count = n, "queued webhook attempts that were due"),
-        Err(e) => tracing::error!(error = %format!("{e:#}"), "could not requeue due webhooks"),
-    }
+    let recovery = crate::pipeline::recover::run(state.clone(), token.clone());
     let host = hostname();
     let Queue::Embedded { images, webhooks, .. } = state.queue.clone();
     let concurrency = state.config.concurrency as usize;
@@ -65,7 +61,7 @@ pub async fn run_workers(state: AppState, token: CancellationToken) {
                 .run_until(cancelled(token.clone()))
         })
     };
-    tokio::join!(image_worker, webhook_worker);
+    tokio::join!(image_worker, webhook_worker, recovery);
 }
 
 async fn cancelled(token: CancellationToken) -> Result<(), WorkerError> {

@@ -20,10 +20,14 @@ use crate::{
 
 /// Time a receiver has to answer.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a claimed attempt is not due again; past it, a crashed attempt is made anew.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
 
 /// Makes attempt `done + 1` of a delivery, unless another job already has.
 pub async fn deliver(state: &AppState, job: &DeliverWebhook) -> anyhow::Result<()> {
-    let Some(delivery) = db::webhooks::claim_attempt(&state.db, &job.delivery_id, job.attempt).await? else {
+    let lease_until = db::now() + chrono::Duration::from_std(CLAIM_LEASE)?;
+    let Some(delivery) = db::webhooks::claim_attempt(&state.db, &job.delivery_id, job.attempt, lease_until).await?
+    else {
         return Ok(());
     };
     let number = delivery.attempts;
@@ -90,7 +94,8 @@ pub async fn redeliver(state: &AppState, id: &str) -> anyhow::Result<Option<webh
 }
 
 /// Queues an attempt for every pending delivery that is already due, so a delivery whose queued
-/// attempt was lost in a crash still goes out. A duplicate attempt job sends nothing.
+/// attempt was lost in a crash still goes out. A duplicate attempt job sends nothing, and an
+/// attempt in progress is not due (its claim holds it for [`CLAIM_LEASE`]).
 pub async fn requeue_due(state: &AppState) -> anyhow::Result<usize> {
     let due = db::webhooks::due(&state.db, db::now()).await?;
     for d in &due {

@@ -7,6 +7,7 @@ mod helpers;
 mod openapi;
 mod outbound_policy;
 mod processing;
+mod recovery;
 mod requests;
 mod restart;
 mod webhook;

@@ -14,6 +14,8 @@ pub struct Model {
     pub tenant_id: String,
     /// A `RequestStatus` name.
     pub status: String,
+    /// True once every job of the request is queued; only accepted requests are shown.
+    pub accepted: bool,
     /// Where to send the completion webhook, if anywhere.
     pub webhook_url: Option<String>,
     /// JPEG quality for this request's images.

@@ -2,10 +2,14 @@
 
 use super::*;
 
+fn rows(max_rows: usize) -> Limits {
+    Limits { max_rows, max_images: 1000 }
+}
+
 const HEADER: &str = "S. No.,Product Name,Input Image Urls\n";
 
 fn problems(input: &[u8], max_rows: usize) -> Vec<(u64, Option<u64>, String)> {
-    match parse(input, max_rows) {
+    match parse(input, rows(max_rows)) {
         Err(ManifestError::Invalid(problems)) => problems.into_iter().map(|p| (p.line, p.column, p.message)).collect(),
         other => panic!("expected problems, got {other:?}"),
     }
@@ -35,7 +39,7 @@ fn valid_file_with_bom_crlf_reordered_header_quoted_urls_and_blank_lines_parses(
                  https://a.test/3.jpg,2,Blue Hat\r\n\
                  \x20 , ,\r\n\
                  https://a.test/4.jpg,3,\"Green, Scarf\"";
-    let manifest = parse(input.as_bytes(), 10).unwrap();
+    let manifest = parse(input.as_bytes(), rows(10)).unwrap();
     let lines: Vec<u64> = manifest.products.iter().map(|p| p.line).collect();
     assert_eq!(lines, [3, 6, 8]);
     let first = &manifest.products[0];
@@ -146,7 +150,7 @@ fn rows_over_the_limit_are_reported_once_and_reading_stops() {
     }
     input.push_str("bad,,\n");
     assert_eq!(only_problem_with_limit(&input, 2), at(4, None, "too many rows: the limit is 2"));
-    assert_eq!(parse(input.as_bytes(), 4).unwrap_err().to_string(), "the CSV is invalid (3 problems)");
+    assert_eq!(parse(input.as_bytes(), rows(4)).unwrap_err().to_string(), "the CSV is invalid (3 problems)");
 }
 
 #[test]
@@ -175,7 +179,7 @@ impl Read for FailingReader {
 
 #[test]
 fn read_failure_is_an_io_error_not_a_csv_problem() {
-    match parse(FailingReader { served: false }, 10) {
+    match parse(FailingReader { served: false }, rows(10)) {
         Err(ManifestError::Io(err)) => assert_eq!(err.kind(), io::ErrorKind::ConnectionReset),
         other => panic!("expected an I/O error, got {other:?}"),
     }
@@ -199,7 +203,7 @@ impl Read for Trickle<'_> {
 fn line_numbers_hold_when_the_stream_arrives_one_byte_at_a_time() {
     let input =
         "\r\nS. No.,Product Name,Input Image Urls\r\n\r\n1,\"A\r\nB\",https://a.test/1.jpg\r\n2,C,https://a.test/2.jpg";
-    let manifest = parse(Trickle(input.as_bytes()), 10).unwrap();
+    let manifest = parse(Trickle(input.as_bytes()), rows(10)).unwrap();
     let lines: Vec<u64> = manifest.products.iter().map(|p| p.line).collect();
     assert_eq!(lines, [4, 6]);
 }
@@ -213,4 +217,14 @@ fn header_after_blank_lines_is_reported_on_its_own_line() {
 fn lone_carriage_returns_end_lines_too() {
     let input = format!("{}\r1,A,https://a.test/1.jpg\r\r2,,https://a.test/2.jpg", HEADER.trim_end());
     assert_eq!(only_problem(&input), at(4, Some(2), "Product Name must not be blank"));
+}
+
+#[test]
+fn images_over_the_limit_are_reported_on_the_row_that_passes_it() {
+    let u = "https://a.test/1.jpg";
+    let input = format!("{HEADER}1,A,\"{u},{u}\"\n2,B,\"{u},{u}\"\n");
+    let err = parse(input.as_bytes(), Limits { max_rows: 10, max_images: 3 }).unwrap_err();
+    let ManifestError::Invalid(problems) = err else { panic!("expected problems") };
+    assert_eq!((problems[0].line, problems[0].column), (3, Some(3)));
+    assert!(problems[0].message.contains("too many images"), "{:?}", problems[0]);
 }

@@ -1,0 +1,68 @@
+//! The recovery pass: dead uploads are removed, due webhook deliveries are sent again.
+
+use std::time::Duration;
+
+use imgbatch::{
+    db::{self, entities::webhook_delivery, requests::NewRequest},
+    domain::ids::RequestId,
+    manifest::{self, Limits},
+    pipeline::recover::recover,
+};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::helpers::{ImageServer, PATIENCE, TestApp, TestReceiver};
+
+#[tokio::test]
+async fn an_upload_that_died_before_its_jobs_were_queued_is_invisible_then_removed() {
+    let app = TestApp::spawn().await;
+    let csv = "S. No.,Product Name,Input Image Urls\n1,A,https://cdn.example.com/a.jpg\n";
+    let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 10, max_images: 10 }).unwrap();
+    let id = RequestId::new();
+    let new = NewRequest { id, webhook_url: None, quality: 50 };
+    db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
+
+    let (status, _) = app.get_json(&format!("/api/v1/requests/{id}")).await;
+    assert_eq!(status, 404, "a request whose jobs were never all queued is not shown");
+    let (_, list) = app.get_json("/api/v1/requests").await;
+    assert_eq!(list["total"], 0);
+
+    assert_eq!(recover(&app.state, Duration::from_secs(600)).await.unwrap().0, 0, "a fresh upload is left alone");
+    assert_eq!(recover(&app.state, Duration::ZERO).await.unwrap().0, 1);
+    let left = imgbatch::db::entities::request::Entity::find_by_id(id.to_string()).one(&app.state.db).await.unwrap();
+    assert!(left.is_none(), "the dead upload is gone");
+}
+
+#[tokio::test]
+async fn a_due_delivery_whose_attempt_was_lost_is_sent_again() {
+    let images = ImageServer::start().await;
+    let mut receiver = TestReceiver::start(&[500]).await;
+    let app = TestApp::builder().with_config(|c| c.webhook_retry_schedule = "1h".parse().unwrap()).spawn().await;
+    let csv = format!("S. No.,Product Name,Input Image Urls\n1,A,{}\n", images.url("/img/l.jpg"));
+    let id = app.submit(&csv, &[("webhook_url", &receiver.url)]).await;
+    let first = receiver.next(PATIENCE).await;
+
+    // As if the hour had passed and the queued retry had been lost.
+    let delivery = loop {
+        let found = webhook_delivery::Entity::find()
+            .filter(webhook_delivery::Column::RequestId.eq(id.as_str()))
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .filter(|d| d.attempts == 1 && d.next_attempt_at > Some(db::now()));
+        if let Some(d) = found {
+            break d;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let past = webhook_delivery::ActiveModel {
+        id: Set(delivery.id.clone()),
+        next_attempt_at: Set(Some(db::now() - chrono::Duration::seconds(1))),
+        ..Default::default()
+    };
+    webhook_delivery::Entity::update(past).exec(&app.state.db).await.unwrap();
+
+    assert_eq!(recover(&app.state, Duration::from_secs(600)).await.unwrap().1, 1);
+    let second = receiver.next(PATIENCE).await;
+    assert_eq!(second.headers["webhook-id"], first.headers["webhook-id"]);
+    receiver.assert_quiet(Duration::from_millis(500)).await;
+}
