@@ -102,10 +102,18 @@ impl Config {
         if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
             return Err("DATABASE_URL: expected a sqlite:// or postgres:// URL".into());
         }
-        if let Some(url) = &self.public_url
-            && !matches!(url.scheme(), "http" | "https")
-        {
-            return Err("IMGBATCH_PUBLIC_URL: expected an http:// or https:// URL".into());
+        match &self.public_url {
+            Some(url) if !matches!(url.scheme(), "http" | "https") => {
+                return Err("IMGBATCH_PUBLIC_URL: expected an http:// or https:// URL".into());
+            }
+            None if self.bind.ip().is_unspecified() => {
+                return Err(format!(
+                    "IMGBATCH_PUBLIC_URL: required when IMGBATCH_BIND is {} (all interfaces): set the URL \
+                     clients reach the API at",
+                    self.bind
+                ));
+            }
+            _ => {}
         }
         if let Some(secret) = &self.webhook_secret {
             secret.webhook_key().map_err(|e| format!("IMGBATCH_WEBHOOK_SECRET: {e}"))?;
@@ -229,6 +237,16 @@ mod tests {
         assert!(!c.allow_private_urls);
         assert_eq!(c.public_base(c.bind), "http://127.0.0.1:8080");
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn listening_on_all_interfaces_needs_a_public_url() {
+        let mut c = Config::defaults();
+        c.bind = "0.0.0.0:8080".parse().unwrap();
+        assert!(c.validate().unwrap_err().starts_with("IMGBATCH_PUBLIC_URL"));
+        c.public_url = Some("https://img.example.com".parse().unwrap());
+        c.validate().unwrap();
+        assert_eq!(c.public_base(c.bind), "https://img.example.com");
     }
 
     #[test]

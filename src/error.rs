@@ -18,6 +18,9 @@ pub enum ApiError {
     /// The named thing does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The route exists but not with this method.
+    #[error("this route does not accept that method")]
+    MethodNotAllowed,
     /// The resource is not in a state that allows this yet.
     #[error("{0}")]
     Conflict(String),
@@ -75,6 +78,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidCsv(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -87,6 +91,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => ("bad-request", "The request is malformed"),
             Self::NotFound(_) => ("not-found", "Not found"),
+            Self::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             Self::Conflict(_) => ("conflict", "Not available yet"),
             Self::PayloadTooLarge { .. } => ("payload-too-large", "The upload is too large"),
             Self::InvalidCsv(_) => ("invalid-csv", "The CSV is invalid"),

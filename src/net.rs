@@ -75,6 +75,8 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
         [0, 0, 0, 0, 0, 0, 0, 0] => Some("unspecified"),
         [0, 0, 0, 0, 0, 0, 0, 1] => Some("loopback"),
         [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => v4_kind(embedded_v4(hi, lo)),
+        [0x64, 0xff9b, 1, ..] => Some("NAT64 (local use)"),
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => v4_kind(embedded_v4(hi, lo)),
         [0x2002, hi, lo, ..] => v4_kind(embedded_v4(hi, lo)),
         [0, 0, 0, 0, 0, 0, _, _] => Some("IPv4-compatible (deprecated)"),
         [0x100, 0, 0, 0, ..] => Some("discard"),
@@ -120,48 +122,56 @@ pub fn refusal<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Ref
     None
 }
 
-/// Resolves names with the system resolver and drops non-global addresses; a name with only
+/// Resolves `host` with the system resolver and keeps its global addresses; a name with only
 /// non-global addresses fails with [`Refused`].
+pub async fn resolve_global(host: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
+    let mut refused = None;
+    let global: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|a| match non_global_kind(a.ip()) {
+            None => true,
+            Some(kind) => {
+                refused.get_or_insert(Refused::NonGlobal { host: host.to_owned(), addr: a.ip(), kind });
+                false
+            }
+        })
+        .collect();
+    match (global.is_empty(), refused) {
+        (true, Some(r)) => Err(r.into()),
+        _ => Ok(global),
+    }
+}
+
+/// Resolves names through [`resolve_global`], so connections only go to checked addresses.
 struct GuardedResolver;
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let mut refused = None;
-            let global: Vec<SocketAddr> = addrs
-                .into_iter()
-                .filter(|a| match non_global_kind(a.ip()) {
-                    None => true,
-                    Some(kind) => {
-                        refused.get_or_insert(Refused::NonGlobal { host: host.clone(), addr: a.ip(), kind });
-                        false
-                    }
-                })
-                .collect();
-            match (global.is_empty(), refused) {
-                (true, Some(r)) => Err(r.into()),
-                _ => Ok(Box::new(global.into_iter()) as Addrs),
-            }
-        })
+        Box::pin(async move { resolve_global(name.as_str()).await.map(|a| Box::new(a.into_iter()) as Addrs) })
     }
 }
 
 /// An HTTP client that applies the outbound policy on every hop, follows at most
-/// [`MAX_REDIRECTS`] redirects, and gives up on a request after `timeout`.
-pub fn client(allow_private: bool, timeout: Duration) -> reqwest::Client {
-    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() > MAX_REDIRECTS {
-            return attempt.error(Refused::TooManyRedirects);
-        }
-        match check_url(attempt.url(), allow_private) {
-            Ok(()) => attempt.follow(),
-            Err(e) => attempt.error(e),
-        }
-    });
+/// [`MAX_REDIRECTS`] redirects when `follow_redirects` (else none: a 3xx is the answer), and gives
+/// up on a request after `timeout`. Proxies from the environment are ignored: a proxy would
+/// resolve names itself, past the policy.
+pub fn client(allow_private: bool, follow_redirects: bool, timeout: Duration) -> reqwest::Client {
+    let redirects = match follow_redirects {
+        false => reqwest::redirect::Policy::none(),
+        true => reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > MAX_REDIRECTS {
+                return attempt.error(Refused::TooManyRedirects);
+            }
+            match check_url(attempt.url(), allow_private) {
+                Ok(()) => attempt.follow(),
+                Err(e) => attempt.error(e),
+            }
+        }),
+    };
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("imgbatch/", env!("CARGO_PKG_VERSION")))
+        .no_proxy()
         .redirect(redirects)
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)));
@@ -193,6 +203,8 @@ mod tests {
         assert_eq!(kind("fd00::1"), Some("private (unique local)"));
         assert_eq!(kind("fe80::1"), Some("link-local"));
         assert_eq!(kind("64:ff9b::a00:1"), Some("private"));
+        assert_eq!(kind("64:ff9b:1::1"), Some("NAT64 (local use)"));
+        assert_eq!(kind("::ffff:0:7f00:1"), Some("loopback"));
     }
 
     #[test]
@@ -214,7 +226,7 @@ mod tests {
 
     #[tokio::test]
     async fn names_resolving_to_loopback_are_refused() {
-        let client = client(false, Duration::from_secs(5));
+        let client = client(false, true, Duration::from_secs(5));
         let err = client.get("http://localhost:9/x").send().await.unwrap_err();
         let refused = refusal(&err).expect("a policy refusal");
         assert!(refused.to_string().contains("loopback"), "{refused}");

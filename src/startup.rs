@@ -61,8 +61,9 @@ impl Application {
         let signer = WebhookSigner::load_or_generate(&db, config.webhook_secret.as_ref()).await?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let state = AppState::new(Inner {
-            image_http: net::client(config.allow_private_urls, config.download_timeout),
-            webhook_http: net::client(config.allow_private_urls, ATTEMPT_TIMEOUT),
+            image_http: net::client(config.allow_private_urls, true, config.download_timeout),
+            // A redirect would turn the POST into a GET without the event: it counts as a failure.
+            webhook_http: net::client(config.allow_private_urls, false, ATTEMPT_TIMEOUT),
             cpu: Arc::new(tokio::sync::Semaphore::new(cores)),
             public_base,
             db,

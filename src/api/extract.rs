@@ -3,7 +3,10 @@
 
 use std::io::Read;
 
-use axum::extract::{Multipart, multipart::Field};
+use axum::{
+    extract::{FromRequestParts, Multipart, Path, multipart::Field},
+    http::request::Parts,
+};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
@@ -54,7 +57,10 @@ pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submis
         }
     }
     let manifest = manifest.ok_or_else(|| ApiError::bad_request("the form has no `file` field with the CSV"))?;
-    let webhook_url = webhook_url.map(|u| parse_webhook_url(&u, state.config.allow_private_urls)).transpose()?;
+    let webhook_url = match webhook_url {
+        Some(u) => Some(parse_webhook_url(&u, state.config.allow_private_urls).await?),
+        None => None,
+    };
     let quality =
         match quality {
             None => state.config.jpeg_quality,
@@ -65,13 +71,18 @@ pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submis
     Ok(Submission { manifest: manifest?, webhook_url, quality })
 }
 
-fn parse_webhook_url(raw: &str, allow_private: bool) -> Result<url::Url, ApiError> {
+/// Checks a webhook URL now, so a merchant learns at once that it can never be called: its
+/// scheme, and unless private URLs are allowed, the addresses its host resolves to.
+async fn parse_webhook_url(raw: &str, allow_private: bool) -> Result<url::Url, ApiError> {
     let url = url::Url::parse(raw.trim())
         .map_err(|e| ApiError::bad_request(format!("webhook_url {raw:?} is not an absolute URL: {e}")))?;
-    if url.host_str().is_none() {
+    let Some(host) = url.host_str() else {
         return Err(ApiError::bad_request(format!("webhook_url {raw:?} has no host")));
-    }
+    };
     net::check_url(&url, allow_private).map_err(|e| ApiError::bad_request(format!("webhook_url: {e}")))?;
+    if !allow_private && matches!(url.host(), Some(url::Host::Domain(_))) {
+        net::resolve_global(host).await.map_err(|e| ApiError::bad_request(format!("webhook_url: {e}")))?;
+    }
     Ok(url)
 }
 
@@ -155,5 +166,19 @@ impl Read for ChannelReader {
         let n = out.len().min(self.buf.len());
         out[..n].copy_from_slice(&self.buf.split_to(n));
         Ok(n)
+    }
+}
+
+/// A path segment such as `{id}`; a malformed one is answered as a problem, like every error.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(e) => Err(ApiError::bad_request(format!("bad path: {}", e.body_text()))),
+        }
     }
 }

@@ -2,11 +2,12 @@
 //! change: the ETag is the hash and the response may be cached for a year.
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
+use super::extract::PathParam;
 use crate::{
     error::{ApiError, Problem, Result},
     state::AppState,
@@ -24,7 +25,11 @@ use crate::{
         (status = 404, description = "No such file", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_file(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap) -> Result<Response> {
+pub async fn get_file(
+    State(state): State<AppState>,
+    PathParam(key): PathParam,
+    headers: HeaderMap,
+) -> Result<Response> {
     let key = StorageKey::parse(&key).ok_or(ApiError::NotFound("file"))?;
     let etag = format!("\"{}\"", key.as_str().split('.').next().unwrap_or_default());
     let cache = "public, max-age=31536000, immutable";

@@ -12,7 +12,7 @@ use crate::state::AppState;
 pub struct Health {
     /// `ok` when everything answered, otherwise `unavailable`.
     pub status: String,
-    /// Each dependency: `ok`, or what went wrong.
+    /// Each dependency: `ok` or `unavailable` (the log says why).
     #[schema(value_type = Object)]
     pub checks: serde_json::Map<String, serde_json::Value>,
 }
@@ -42,8 +42,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         let value = match result {
             Ok(()) => "ok".to_owned(),
             Err(e) => {
+                // Details (paths, hosts) go to the log, not to anonymous callers.
+                tracing::warn!(dependency = name, error = %format!("{e:#}"), "readiness check failed");
                 ok = false;
-                format!("{e:#}")
+                "unavailable".to_owned()
             }
         };
         checks.insert(name.into(), value.into());

@@ -16,7 +16,7 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::state::AppState;
+use crate::{error::ApiError, state::AppState};
 
 /// Every route, with its OpenAPI description.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", api))
         // The upload handler enforces IMGBATCH_MAX_UPLOAD_BYTES itself, answering problem+json.
         .layer(DefaultBodyLimit::disable())
-        .fallback(|| async { crate::error::ApiError::NotFound("route") })
+        .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
 }

@@ -1,12 +1,9 @@
 //! `GET /api/v1/requests/{id}/output.csv`.
 
-use axum::{
-    extract::{Path, State},
-    http::header,
-    response::IntoResponse,
-};
+use axum::{extract::State, http::header, response::IntoResponse};
 
 use super::dto::file_url;
+use super::extract::PathParam;
 use crate::{
     db,
     domain::status::RequestStatus,
@@ -31,7 +28,7 @@ use crate::{
                 "detail": "the request is processing; the output CSV is available once every image has finished (3 of 5 so far)"})),
     )
 )]
-pub async fn get_output_csv(State(state): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse> {
+pub async fn get_output_csv(State(state): State<AppState>, PathParam(id): PathParam) -> Result<impl IntoResponse> {
     let request = super::requests::find(&state, &id).await?;
     let status = RequestStatus::parse(&request.status);
     if !status.is_final() {

@@ -2,10 +2,11 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State, rejection::QueryRejection},
+    extract::{Query, State, rejection::QueryRejection},
 };
 
 use super::dto::{Pagination, ProductOut, ProductPage};
+use super::extract::PathParam;
 use crate::{
     db,
     error::{ApiError, Problem, Result},
@@ -26,7 +27,7 @@ use crate::{
 )]
 pub async fn list_products(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     page: Result<Query<Pagination>, QueryRejection>,
 ) -> Result<Json<ProductPage>> {
     let Pagination { offset, limit } = check_page(page)?;

@@ -2,11 +2,12 @@
 
 use axum::{
     Json,
-    extract::{Multipart, Path, Query, State, multipart::MultipartRejection},
+    extract::{Multipart, Query, State, multipart::MultipartRejection},
     http::{StatusCode, header},
     response::IntoResponse,
 };
 
+use super::extract::PathParam;
 use super::{
     dto::{Pagination, RequestAccepted, RequestOut, RequestPage},
     extract::{UploadForm, read_upload},
@@ -96,7 +97,7 @@ pub async fn list_requests(
         (status = 404, description = "No such request", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_request(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RequestOut>> {
+pub async fn get_request(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Json<RequestOut>> {
     let request = find(&state, &id).await?;
     Ok(Json(RequestOut::new(request, &state.public_base)))
 }

@@ -1,12 +1,9 @@
 //! `GET /api/v1/requests/{id}/webhook`, `POST /api/v1/requests/{id}/webhook/redeliver`.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 
 use super::dto::DeliveryOut;
+use super::extract::PathParam;
 use crate::{
     db::{self, entities::webhook_delivery},
     error::{ApiError, Problem, Result},
@@ -25,7 +22,7 @@ use crate::{
         (status = 404, description = "No such request, or it has no webhook (none given, or not finished yet)", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_webhook(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<DeliveryOut>> {
+pub async fn get_webhook(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Json<DeliveryOut>> {
     let delivery = find_delivery(&state, &id).await?;
     Ok(Json(delivery_out(&state, delivery).await?))
 }
@@ -44,7 +41,7 @@ pub async fn get_webhook(State(state): State<AppState>, Path(id): Path<String>) 
 )]
 pub async fn redeliver_webhook(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<(StatusCode, Json<DeliveryOut>)> {
     let delivery = find_delivery(&state, &id).await?;
     let delivery = redeliver(&state, &delivery.id).await?.ok_or(ApiError::NotFound("webhook delivery"))?;

@@ -33,13 +33,17 @@ pub async fn deliver(state: &AppState, job: &DeliverWebhook) -> anyhow::Result<(
     let number = delivery.attempts;
     let attempted_at = db::now();
     let started = Instant::now();
-    let (status_code, error) = match send(state, &delivery).await {
-        Ok(code) if (200..300).contains(&code) => (Some(code), None),
-        Ok(code) => (Some(code), Some(format!("the receiver answered {code}"))),
-        Err(e) => (None, Some(e)),
+    let (status_code, error, refused) = match send(state, &delivery).await {
+        Ok(code) if (200..300).contains(&code) => (Some(code), None, false),
+        Ok(code) => (Some(code), Some(format!("the receiver answered {code}")), false),
+        Err(Failure { message, refused }) => (None, Some(message), refused),
     };
     let result = AttemptResult { status_code, error, duration_ms: started.elapsed().as_millis() as u64 };
-    let retry_in = state.config.webhook_retry_schedule.0.get(number as usize - 1).copied();
+    // A refused address stays refused: retrying cannot help.
+    let retry_in = match refused {
+        true => None,
+        false => state.config.webhook_retry_schedule.0.get(number as usize - 1).copied(),
+    };
     let (new_state, next) = match (&result.error, retry_in) {
         (None, _) => (state::SUCCEEDED, None),
         (Some(_), Some(delay)) => (state::PENDING, Some(delay)),
@@ -57,14 +61,28 @@ pub async fn deliver(state: &AppState, job: &DeliverWebhook) -> anyhow::Result<(
     Ok(())
 }
 
+/// Why an attempt got no answer.
+struct Failure {
+    message: String,
+    /// The outbound policy refused the address.
+    refused: bool,
+}
+
+impl Failure {
+    fn other(message: String) -> Self {
+        Self { message, refused: false }
+    }
+}
+
 /// Sends one signed attempt; the receiver's status code, or why there was none.
-async fn send(state: &AppState, delivery: &webhook_delivery::Model) -> Result<u16, String> {
-    let url = url::Url::parse(&delivery.url).map_err(|e| format!("invalid webhook URL: {e}"))?;
-    net::check_url(&url, state.config.allow_private_urls).map_err(|e| e.to_string())?;
+async fn send(state: &AppState, delivery: &webhook_delivery::Model) -> Result<u16, Failure> {
+    let url = url::Url::parse(&delivery.url).map_err(|e| Failure::other(format!("invalid webhook URL: {e}")))?;
+    net::check_url(&url, state.config.allow_private_urls)
+        .map_err(|e| Failure { message: e.to_string(), refused: true })?;
     let signed = state
         .signer
         .sign(&delivery.id, chrono::Utc::now().timestamp(), delivery.payload.as_bytes())
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| Failure::other(format!("{e:#}")))?;
     let response = state
         .webhook_http
         .post(url)
@@ -76,9 +94,9 @@ async fn send(state: &AppState, delivery: &webhook_delivery::Model) -> Result<u1
         .send()
         .await
         .map_err(|e| match net::refusal(&e) {
-            Some(refused) => refused.to_string(),
-            None if e.is_timeout() => format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs()),
-            None => chain(&e),
+            Some(refused) => Failure { message: refused.to_string(), refused: true },
+            None if e.is_timeout() => Failure::other(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs())),
+            None => Failure::other(chain(&e)),
         })?;
     Ok(response.status().as_u16())
 }

@@ -28,8 +28,12 @@ async fn image_urls_on_private_addresses_are_refused_by_default() {
 async fn a_webhook_url_on_a_private_address_is_refused_at_upload() {
     let app = TestApp::builder().with_config(|c| c.allow_private_urls = false).spawn().await;
     let csv = "S. No.,Product Name,Input Image Urls\n1,A,https://cdn.example.com/a.jpg\n";
-    let response = app.upload_with(csv, &[("webhook_url", "http://10.0.0.8/hook")]).await;
-    assert_eq!(response.status(), 400);
-    let problem: Value = response.json().await.unwrap();
-    assert!(problem["detail"].as_str().unwrap().contains("private"), "{problem:#}");
+    for (url, kind) in [("http://10.0.0.8/hook", "private"), ("http://localhost:9/hook", "loopback")] {
+        let response = app.upload_with(csv, &[("webhook_url", url)]).await;
+        assert_eq!(response.status(), 400, "{url}");
+        let problem: Value = response.json().await.unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains(kind), "{problem:#}");
+    }
+    let (_, list) = app.get_json("/api/v1/requests").await;
+    assert_eq!(list["total"], 0);
 }

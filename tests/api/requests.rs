@@ -25,6 +25,20 @@ async fn unknown_requests_and_files_are_404_problems() {
 }
 
 #[tokio::test]
+async fn wrong_methods_and_malformed_paths_are_problems_too() {
+    let app = TestApp::spawn().await;
+    for (method, path, status) in [
+        (reqwest::Method::DELETE, "/api/v1/requests", 405),
+        (reqwest::Method::PUT, "/healthz", 405),
+        (reqwest::Method::GET, "/api/v1/requests/%FF", 400),
+    ] {
+        let response = app.http.request(method.clone(), format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(response.status(), status, "{method} {path}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{method} {path}");
+    }
+}
+
+#[tokio::test]
 async fn the_output_csv_is_409_until_the_request_finishes_and_lists_are_newest_first() {
     let images = ImageServer::start().await;
     let app = TestApp::builder().with_config(|c| c.concurrency = 1).spawn().await;
