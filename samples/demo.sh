@@ -8,6 +8,10 @@ port=${IMGBATCH_DEMO_PORT:-8080}
 cleanup() { kill "${images_pid:-}" "${app_pid:-}" 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT
 
+if curl -s -o /dev/null "http://127.0.0.1:8765/" || curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+  echo "demo: port 8765 or $port is already in use; stop what listens there (or set IMGBATCH_DEMO_PORT)" >&2
+  exit 1
+fi
 python3 -m http.server 8765 --bind 127.0.0.1 --directory samples/images >/dev/null 2>&1 &
 images_pid=$!
 cargo build --release --quiet

@@ -41,14 +41,15 @@ pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submis
     let mut manifest = None;
     let mut webhook_url = None;
     let mut quality = None;
-    while let Some(field) = form.next_field().await.map_err(broken)? {
+    let limit = state.config.max_upload_bytes.0;
+    while let Some(field) = form.next_field().await.map_err(broken(limit))? {
         match field.name().unwrap_or_default() {
             "file" if manifest.is_some() => {
                 return Err(ApiError::bad_request("more than one `file` field"));
             }
             "file" => manifest = Some(read_csv(state, field).await?),
-            "webhook_url" => webhook_url = non_empty(read_text(field).await?),
-            "quality" => quality = non_empty(read_text(field).await?),
+            "webhook_url" => webhook_url = non_empty(read_text(field, limit).await?),
+            "quality" => quality = non_empty(read_text(field, limit).await?),
             other => {
                 return Err(ApiError::bad_request(format!(
                     "unknown form field {other:?}; expected file, webhook_url, quality"
@@ -90,14 +91,18 @@ fn non_empty(s: String) -> Option<String> {
     (!s.trim().is_empty()).then_some(s)
 }
 
-fn broken(e: axum::extract::multipart::MultipartError) -> ApiError {
-    ApiError::bad_request(format!("the multipart body is broken: {}", e.body_text()))
+/// Maps a multipart error: the whole body over its limit is a 413, anything else a 400.
+fn broken(limit: u64) -> impl Fn(axum::extract::multipart::MultipartError) -> ApiError {
+    move |e| match e.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
+        _ => ApiError::bad_request(format!("the multipart body is broken: {}", e.body_text())),
+    }
 }
 
-async fn read_text(mut field: Field<'_>) -> Result<String, ApiError> {
+async fn read_text(mut field: Field<'_>, limit: u64) -> Result<String, ApiError> {
     let name = field.name().unwrap_or_default().to_owned();
     let mut buf = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(broken)? {
+    while let Some(chunk) = field.chunk().await.map_err(broken(limit))? {
         buf.extend_from_slice(&chunk);
         if buf.len() > MAX_TEXT_FIELD {
             return Err(ApiError::bad_request(format!("the {name} field is longer than {MAX_TEXT_FIELD} bytes")));
@@ -119,7 +124,7 @@ async fn read_csv(state: &AppState, mut field: Field<'_>) -> Result<Result<Manif
     let parser = tokio::task::spawn_blocking(move || manifest::parse(ChannelReader { rx, buf: Bytes::new() }, limits));
     let feed = async move {
         let mut total = 0u64;
-        while let Some(chunk) = field.chunk().await.map_err(broken)? {
+        while let Some(chunk) = field.chunk().await.map_err(broken(limit))? {
             total += chunk.len() as u64;
             if total > limit {
                 let _ = tx.send(Err(std::io::Error::other("upload over the limit"))).await;
@@ -127,7 +132,7 @@ async fn read_csv(state: &AppState, mut field: Field<'_>) -> Result<Result<Manif
             }
             if tx.send(Ok(chunk)).await.is_err() {
                 // The parser stopped early (too many problems); drain the rest to count it.
-                while let Some(chunk) = field.chunk().await.map_err(broken)? {
+                while let Some(chunk) = field.chunk().await.map_err(broken(limit))? {
                     total += chunk.len() as u64;
                     if total > limit {
                         return Err(ApiError::PayloadTooLarge { limit });

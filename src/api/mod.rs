@@ -35,10 +35,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The application's router: the API, `/api-docs/openapi.json` and Swagger UI at `/swagger-ui/`.
 pub fn router(state: AppState) -> Router {
     let (router, api) = routes().split_for_parts();
+    let body_limit = usize::try_from(state.config.max_upload_bytes.0).unwrap_or(usize::MAX).saturating_add(64 << 10);
     router
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", api))
-        // The upload handler enforces IMGBATCH_MAX_UPLOAD_BYTES itself, answering problem+json.
-        .layer(DefaultBodyLimit::disable())
+        // The upload counts its file against IMGBATCH_MAX_UPLOAD_BYTES itself; this bounds the
+        // whole body (other fields, multipart framing) a little above it.
+        .layer(DefaultBodyLimit::max(body_limit))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)

@@ -122,6 +122,13 @@ async fn an_upload_over_the_limit_is_answered_413() {
     assert_eq!(response.status(), 413);
     let problem: Value = response.json().await.unwrap();
     assert!(problem["detail"].as_str().unwrap().contains("2048"), "{problem:#}");
+
+    // Endless small fields are bounded too, by the size of the whole body.
+    let padding = "5".repeat(4000);
+    let fields: Vec<(&str, &str)> = (0..40).map(|_| ("quality", padding.as_str())).collect();
+    let response = app.upload_with("S. No.,Product Name,Input Image Urls\n", &fields).await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
     let (_, list) = app.get_json("/api/v1/requests").await;
     assert_eq!(list["total"], 0);
 }
