@@ -4,6 +4,7 @@
 
 mod exif;
 mod jpeg;
+mod orient;
 #[cfg(test)]
 mod tests;
 
@@ -111,11 +112,11 @@ pub enum CompressError {
 /// `quality` (1-100, clamped). A JPEG input whose re-encoding is not smaller is returned as is.
 pub fn compress(input: &[u8], quality: u8, limits: &Limits) -> Result<Compressed, CompressError> {
     let kind = ImageKind::sniff(input).ok_or(CompressError::NotAnImage)?;
-    let Decoded { mut image, orientation, icc } = match kind {
+    let Decoded { image, orientation, icc } = match kind {
         ImageKind::Jpeg => decode_jpeg(input, limits)?,
         _ => decode_with_image(input, kind, limits)?,
     };
-    image.apply_orientation(orientation);
+    let image = orient::orient(image, orientation);
     let (width, height) = (image.width(), image.height());
     let icc = icc.filter(|p| icc_matches(p, &image));
     let bytes = encode(&image, quality, icc.as_deref())?;
