@@ -41,14 +41,12 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_requests_tenant_created")
-                .table(Requests::Table)
-                .col(Requests::TenantId)
-                .col(Requests::CreatedAt)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_requests_tenant_created",
+            Requests::Table,
+            [Requests::TenantId, Requests::CreatedAt],
+            false,
+        ))
         .await?;
         m.create_table(
             Table::create()
@@ -61,25 +59,20 @@ impl MigrationTrait for Migration {
                 .col(big_integer(Products::Line))
                 .col(big_integer(Products::SerialNumber))
                 .col(text(Products::Name))
-                .foreign_key(
-                    ForeignKey::create()
-                        .name("fk_products_request")
-                        .from(Products::Table, Products::RequestId)
-                        .to(Requests::Table, Requests::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                .foreign_key(&mut cascade(
+                    "fk_products_request",
+                    (Products::Table, Products::RequestId),
+                    (Requests::Table, Requests::Id),
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_products_request_position")
-                .table(Products::Table)
-                .col(Products::RequestId)
-                .col(Products::Position)
-                .unique()
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_products_request_position",
+            Products::Table,
+            [Products::RequestId, Products::Position],
+            true,
+        ))
         .await?;
         m.create_table(
             Table::create()
@@ -100,35 +93,23 @@ impl MigrationTrait for Migration {
                 .col(integer_null(Images::Width))
                 .col(integer_null(Images::Height))
                 .col(timestamp_with_time_zone(Images::UpdatedAt))
-                .foreign_key(
-                    ForeignKey::create()
-                        .name("fk_images_product")
-                        .from(Images::Table, Images::ProductId)
-                        .to(Products::Table, Products::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                .foreign_key(&mut cascade(
+                    "fk_images_product",
+                    (Images::Table, Images::ProductId),
+                    (Products::Table, Products::Id),
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_images_product_position")
-                .table(Images::Table)
-                .col(Images::ProductId)
-                .col(Images::Position)
-                .unique()
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_images_product_position",
+            Images::Table,
+            [Images::ProductId, Images::Position],
+            true,
+        ))
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_images_request_status")
-                .table(Images::Table)
-                .col(Images::RequestId)
-                .col(Images::Status)
-                .to_owned(),
-        )
-        .await?;
+        m.create_index(index("idx_images_request_status", Images::Table, [Images::RequestId, Images::Status], false))
+            .await?;
         m.create_table(
             Table::create()
                 .table(WebhookDeliveries::Table)
@@ -143,24 +124,20 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null(WebhookDeliveries::NextAttemptAt))
                 .col(timestamp_with_time_zone(WebhookDeliveries::CreatedAt))
                 .col(timestamp_with_time_zone(WebhookDeliveries::UpdatedAt))
-                .foreign_key(
-                    ForeignKey::create()
-                        .name("fk_deliveries_request")
-                        .from(WebhookDeliveries::Table, WebhookDeliveries::RequestId)
-                        .to(Requests::Table, Requests::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                .foreign_key(&mut cascade(
+                    "fk_deliveries_request",
+                    (WebhookDeliveries::Table, WebhookDeliveries::RequestId),
+                    (Requests::Table, Requests::Id),
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_deliveries_status_due")
-                .table(WebhookDeliveries::Table)
-                .col(WebhookDeliveries::Status)
-                .col(WebhookDeliveries::NextAttemptAt)
-                .to_owned(),
-        )
+        m.create_index(index(
+            "idx_deliveries_status_due",
+            WebhookDeliveries::Table,
+            [WebhookDeliveries::Status, WebhookDeliveries::NextAttemptAt],
+            false,
+        ))
         .await?;
         m.create_table(
             Table::create()
@@ -174,24 +151,16 @@ impl MigrationTrait for Migration {
                 .col(integer_null(WebhookAttempts::StatusCode))
                 .col(text_null(WebhookAttempts::Error))
                 .col(big_integer(WebhookAttempts::DurationMs))
-                .foreign_key(
-                    ForeignKey::create()
-                        .name("fk_attempts_delivery")
-                        .from(WebhookAttempts::Table, WebhookAttempts::DeliveryId)
-                        .to(WebhookDeliveries::Table, WebhookDeliveries::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                .foreign_key(&mut cascade(
+                    "fk_attempts_delivery",
+                    (WebhookAttempts::Table, WebhookAttempts::DeliveryId),
+                    (WebhookDeliveries::Table, WebhookDeliveries::Id),
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_attempts_delivery")
-                .table(WebhookAttempts::Table)
-                .col(WebhookAttempts::DeliveryId)
-                .to_owned(),
-        )
-        .await
+        m.create_index(index("idx_attempts_delivery", WebhookAttempts::Table, [WebhookAttempts::DeliveryId], false))
+            .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -202,6 +171,32 @@ impl MigrationTrait for Migration {
         m.drop_table(Table::drop().table(Requests::Table).to_owned()).await?;
         m.drop_table(Table::drop().table(Settings::Table).to_owned()).await
     }
+}
+
+/// A foreign key from `from` to `to` whose rows go when the row they point at goes.
+fn cascade<T: IntoIden, C: IntoIden, U: IntoIden, D: IntoIden>(
+    name: &str,
+    from: (T, C),
+    to: (U, D),
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create().name(name).from(from.0, from.1).to(to.0, to.1).on_delete(ForeignKeyAction::Cascade).to_owned()
+}
+
+/// An index on `columns` of `table`.
+fn index<T: IntoIden, C: IntoIden, const N: usize>(
+    name: &str,
+    table: T,
+    columns: [C; N],
+    unique: bool,
+) -> IndexCreateStatement {
+    let mut index = Index::create().name(name).table(table).to_owned();
+    for column in columns {
+        index.col(column);
+    }
+    if unique {
+        index.unique();
+    }
+    index
 }
 
 #[derive(DeriveIden)]
