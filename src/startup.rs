@@ -1,6 +1,6 @@
 //! Building and running the application: one `Application::build` used by `main` and by tests.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -65,6 +65,7 @@ impl Application {
             // A redirect would turn the POST into a GET without the event: it counts as a failure.
             webhook_http: net::client(config.allow_private_urls, false, ATTEMPT_TIMEOUT),
             cpu: Arc::new(tokio::sync::Semaphore::new(cores)),
+            jobs: tokio_util::task::TaskTracker::new(),
             public_base,
             db,
             queue,
@@ -96,7 +97,7 @@ impl Application {
         self.token.clone()
     }
 
-    /// Runs until the stopper is cancelled.
+    /// Runs until the stopper is cancelled, then lets in-flight jobs finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self { listener, state, roles, token, .. } = self;
         let api = async {
@@ -112,9 +113,22 @@ impl Application {
         let workers = async {
             if roles.workers {
                 run_workers(state.clone(), token.clone()).await;
+                drain(&state).await;
             }
         };
         let (api, ()) = tokio::join!(api, workers);
         api
+    }
+}
+
+/// Waits for the jobs in flight, for at most a download's time and a little more.
+async fn drain(state: &AppState) {
+    state.jobs.close();
+    let limit = state.config.download_timeout + Duration::from_secs(30);
+    if !state.jobs.is_empty() {
+        tracing::info!(jobs = state.jobs.len(), "waiting for jobs in flight");
+    }
+    if tokio::time::timeout(limit, state.jobs.wait()).await.is_err() {
+        tracing::warn!(jobs = state.jobs.len(), "jobs still running at shutdown; they will run again");
     }
 }

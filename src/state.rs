@@ -5,6 +5,7 @@ use std::{ops::Deref, sync::Arc};
 
 use sea_orm::DatabaseConnection;
 use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 
 use crate::{Config, queue::Queue, storage::Storage, webhook::sign::WebhookSigner};
 
@@ -32,6 +33,8 @@ pub struct Inner {
     pub signer: WebhookSigner,
     /// One permit per core: decoding and encoding never run more than that at once.
     pub cpu: Arc<Semaphore>,
+    /// Jobs in flight; shutdown waits for them.
+    pub jobs: TaskTracker,
 }
 
 impl AppState {

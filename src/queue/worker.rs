@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use apalis::prelude::*;
-use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -14,22 +13,29 @@ use super::{
 use crate::state::AppState;
 
 async fn process_image(job: ProcessImage, state: Data<AppState>) -> Result<(), BoxDynError> {
-    unwinding(crate::pipeline::process_image(&state, job.image_id)).await
+    let state = AppState::clone(&state);
+    tracked(&state.clone(), async move { crate::pipeline::process_image(&state, job.image_id).await }).await
 }
 
 async fn deliver_webhook(job: DeliverWebhook, state: Data<AppState>) -> Result<(), BoxDynError> {
-    unwinding(crate::webhook::deliver::deliver(&state, &job)).await
+    let state = AppState::clone(&state);
+    tracked(&state.clone(), async move { crate::webhook::deliver::deliver(&state, &job).await }).await
 }
 
-/// Turns a job's error, or its panic, into a failed attempt that the queue retries.
-async fn unwinding(job: impl Future<Output = anyhow::Result<()>>) -> Result<(), BoxDynError> {
-    match std::panic::AssertUnwindSafe(job).catch_unwind().await {
+/// Runs a job body as its own task on the app's tracker, so that a stopping worker does not drop
+/// it half-way (shutdown waits for the tracker); its error or panic is a failed attempt.
+async fn tracked(
+    state: &AppState,
+    job: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+) -> Result<(), BoxDynError> {
+    match state.jobs.spawn(job).await {
         Ok(result) => result.map_err(|e| format!("{e:#}").into()),
-        Err(_) => Err("the job panicked".into()),
+        Err(e) if e.is_panic() => Err("the job panicked".into()),
+        Err(e) => Err(e.to_string().into()),
     }
 }
 
-/// Runs the workers until `token` is cancelled, then lets in-flight jobs finish.
+/// Runs the workers until `token` is cancelled; in-flight jobs are left to the app's tracker.
 pub async fn run_workers(state: AppState, token: CancellationToken) {
     let recovery = crate::pipeline::recover::run(state.clone(), token.clone());
     let host = hostname();
