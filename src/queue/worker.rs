@@ -12,6 +12,11 @@ use super::{
 };
 use crate::state::AppState;
 
+/// How often an idle worker looks for jobs. Without a poll strategy an idle worker sleeps until
+/// its next heartbeat (a new upload's jobs waited up to 5 s), and a busy one re-polls an empty
+/// queue whenever anything else in its task wakes it.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
 async fn process_image(job: ProcessImage, state: Data<AppState>) -> Result<(), BoxDynError> {
     let state = AppState::clone(&state);
     tracked(&state.clone(), async move { crate::pipeline::process_image(&state, job.image_id).await }).await
@@ -47,7 +52,7 @@ pub async fn run_workers(state: AppState, token: CancellationToken) {
         let name = format!("imgbatch-images-{host}");
         supervise(name.clone(), heartbeat, token.clone(), move || {
             WorkerBuilder::new(name.clone())
-                .backend(images.clone())
+                .backend(images.clone().poll_with_interval(POLL_INTERVAL))
                 .data(state.clone())
                 .concurrency(concurrency)
                 .retry(RetryPolicy::retries(2))
@@ -59,7 +64,7 @@ pub async fn run_workers(state: AppState, token: CancellationToken) {
         let name = format!("imgbatch-webhooks-{host}");
         supervise(name.clone(), heartbeat, token.clone(), move || {
             WorkerBuilder::new(name.clone())
-                .backend(webhooks.clone())
+                .backend(webhooks.clone().poll_with_interval(POLL_INTERVAL))
                 .data(state.clone())
                 .concurrency(8)
                 .retry(RetryPolicy::retries(2))

@@ -127,13 +127,16 @@ pub fn compress(input: &[u8], quality: u8, limits: &Limits) -> Result<Compressed
 }
 
 /// Sets glibc malloc thresholds so libjpeg-turbo's large buffers are reused instead of freshly
-/// mmap'd and page-faulted on every image; call once at start-up. A no-op off glibc.
+/// mmap'd and page-faulted on every image, and caps glibc's per-thread heaps (each of which would
+/// otherwise keep its own freed buffers: 725 MiB peak against 520 MiB with two, at the same
+/// speed); call once at start-up. A no-op off glibc.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning parameters; it is safe to call at any time.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 
