@@ -70,7 +70,7 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
     let mut config = Config::defaults();
     config.bind = "127.0.0.1:0".parse()?;
     config.database_url = format!("sqlite://{}/imgbatch.db?mode=rwc", tmp.path().display());
-    config.storage = tmp.path().join("files");
+    config.storage = imgbatch::storage::StorageLocation::Local(tmp.path().join("files"));
     config.allow_private_urls = true;
     config.webhook_secret = Some(imgbatch::webhook::sign::generate_secret());
     config.concurrency = u32::try_from(concurrency).context("IMGBATCH_BENCH_CONCURRENCY")?;

@@ -1,10 +1,12 @@
 //! Settings: flags with environment fallbacks (a `.env` file is read if present), parsed into
 //! typed values at the edge so that a bad value stops start-up with one line naming the setting.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
 
 use clap::Args;
 use url::Url;
+
+use crate::storage::StorageLocation;
 
 /// Everything imgbatch can be told, shared by `serve`, `worker` and `migrate`.
 #[derive(Debug, Clone, Args)]
@@ -17,9 +19,15 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/imgbatch.db?mode=rwc", hide_env_values = true)]
     pub database_url: String,
 
-    /// Where compressed images are stored: a local directory.
+    /// Where compressed images are stored: a local directory, or `s3://bucket/prefix` (credentials,
+    /// region and endpoint from the usual AWS_* variables).
     #[arg(long = "storage", env = "IMGBATCH_STORAGE", default_value = "./data/files")]
-    pub storage: PathBuf,
+    pub storage: StorageLocation,
+
+    /// File of the embedded job queue [default: beside a SQLite database, else
+    /// ./data/imgbatch-queue.db].
+    #[arg(long, env = "IMGBATCH_QUEUE_FILE")]
+    pub queue_file: Option<std::path::PathBuf>,
 
     /// Base URL that output URLs are built on [default: http://<bind>].
     #[arg(long, env = "IMGBATCH_PUBLIC_URL")]

@@ -56,7 +56,7 @@ impl Application {
             None => config.bind,
         };
         let public_base = config.public_base(address);
-        let storage = Storage::local(&config.storage)?;
+        let storage = Storage::open(&config.storage)?;
         let queue = Queue::from_config(&config).await?;
         let signer = WebhookSigner::load_or_generate(&db, config.webhook_secret.as_ref()).await?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -1,12 +1,20 @@
-//! Where compressed images live: one struct over `object_store`, so local files today and any
-//! other object store later are the same code. Keys are content hashes, so a stored object never
-//! changes and can be cached forever.
+//! Where compressed images live: one struct over `object_store`, so a local directory and an
+//! S3-compatible bucket are the same code. Keys are content hashes, so a stored object never
+//! changes and can be cached forever. Clients always fetch outputs through `GET /files/{key}`,
+//! whatever the store: one URL scheme, no presigned links that expire, and the bucket stays private.
 
-use std::{path::Path as FsPath, sync::Arc};
+use std::{
+    path::{Path as FsPath, PathBuf},
+    str::FromStr,
+    sync::Arc,
+};
 
 use anyhow::Context;
 use bytes::Bytes;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, local::LocalFileSystem, memory::InMemory, path::Path};
+use object_store::{
+    ObjectStore, ObjectStoreExt, PutPayload, aws::AmazonS3Builder, local::LocalFileSystem, memory::InMemory,
+    path::Path, prefix::PrefixStore,
+};
 use sha2::{Digest, Sha256};
 
 /// The key of a stored output: the SHA-256 of its bytes and its extension.
@@ -48,6 +56,36 @@ impl StorageKey {
     }
 }
 
+/// Where outputs go, as `IMGBATCH_STORAGE` says: a local directory, or `s3://bucket/prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageLocation {
+    /// A directory on this machine.
+    Local(PathBuf),
+    /// A bucket of S3 or an S3-compatible server, under a key prefix. Credentials, region and
+    /// endpoint come from the usual `AWS_*` variables (`AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP=true`
+    /// for a local server).
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The key prefix, without leading or trailing slashes (may be empty).
+        prefix: String,
+    },
+}
+
+impl FromStr for StorageLocation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let Some(rest) = s.strip_prefix("s3://") else {
+            return Ok(Self::Local(PathBuf::from(s)));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(format!("expected s3://bucket/prefix, got {s:?}"));
+        }
+        Ok(Self::S3 { bucket: bucket.to_owned(), prefix: prefix.trim_matches('/').to_owned() })
+    }
+}
+
 /// The output store.
 #[derive(Clone)]
 pub struct Storage {
@@ -55,6 +93,24 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// The store a location names.
+    pub fn open(location: &StorageLocation) -> anyhow::Result<Self> {
+        match location {
+            StorageLocation::Local(dir) => Self::local(dir),
+            StorageLocation::S3 { bucket, prefix } => {
+                let s3 = AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()
+                    .context("IMGBATCH_STORAGE: cannot configure S3 (check the AWS_* variables)")?;
+                let store: Arc<dyn ObjectStore> = match prefix.is_empty() {
+                    true => Arc::new(s3),
+                    false => Arc::new(PrefixStore::new(s3, prefix.as_str())),
+                };
+                Ok(Self { store })
+            }
+        }
+    }
+
     /// Files under a local directory, created if missing.
     pub fn local(dir: &FsPath) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("IMGBATCH_STORAGE: cannot create {}", dir.display()))?;
@@ -98,6 +154,17 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locations_are_directories_or_s3_buckets_with_a_prefix() {
+        assert_eq!("./data/files".parse(), Ok(StorageLocation::Local("./data/files".into())));
+        assert_eq!(
+            "s3://outputs/imgbatch/prod/".parse(),
+            Ok(StorageLocation::S3 { bucket: "outputs".into(), prefix: "imgbatch/prod".into() })
+        );
+        assert_eq!("s3://outputs".parse(), Ok(StorageLocation::S3 { bucket: "outputs".into(), prefix: String::new() }));
+        assert!("s3://".parse::<StorageLocation>().is_err());
+    }
 
     #[test]
     fn keys_are_content_hashes_and_parse_back() {

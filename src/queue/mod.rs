@@ -38,7 +38,7 @@ pub enum Queue {
 impl Queue {
     /// Opens the queue the configuration names, creating its tables.
     pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let path = embedded_path(&config.database_url);
+        let path = config.queue_file.clone().unwrap_or_else(|| embedded_path(&config.database_url));
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }

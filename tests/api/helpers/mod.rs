@@ -1,6 +1,7 @@
 //! `TestApp`: the real application on 127.0.0.1:0 with its own temp directory, plus helpers
 //! that speak to it the way a merchant's client would.
 
+pub mod backends;
 pub mod image_server;
 pub mod receiver;
 
@@ -40,6 +41,7 @@ pub struct TestApp {
 pub struct TestAppBuilder {
     dir: Arc<TempDir>,
     config: Config,
+    reused: bool,
 }
 
 impl TestApp {
@@ -50,15 +52,13 @@ impl TestApp {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let mut config = Config::defaults();
         config.bind = "127.0.0.1:0".parse().unwrap();
-        config.database_url = format!("sqlite://{}/imgbatch.db?mode=rwc", dir.path().display());
-        config.storage = dir.path().join("files");
         config.allow_private_urls = true;
         config.webhook_secret = Some(imgbatch::webhook::sign::generate_secret());
         config.webhook_retry_schedule = "200ms,200ms,200ms".parse().unwrap();
         config.worker_heartbeat = Duration::from_secs(1);
         config.concurrency = 4;
         config.download_timeout = Duration::from_secs(10);
-        TestAppBuilder { dir, config }
+        TestAppBuilder { dir, config, reused: false }
     }
 
     /// An app with the test settings.
@@ -154,11 +154,15 @@ impl TestAppBuilder {
     pub fn reusing(mut self, dir: Arc<TempDir>, config: Config) -> Self {
         self.dir = dir;
         self.config = config;
+        self.reused = true;
         self
     }
 
-    /// Starts the app.
-    pub async fn spawn(self) -> TestApp {
+    /// Starts the app, on its own database, queue and store unless it reuses a directory.
+    pub async fn spawn(mut self) -> TestApp {
+        if !self.reused {
+            backends::configure(&mut self.config, self.dir.path()).await;
+        }
         let secret = self.config.webhook_secret.as_ref().map(Secret::expose).unwrap_or_default().to_owned();
         let app = Application::build(self.config.clone()).await.expect("app builds");
         let base = format!("http://{}", app.address());
