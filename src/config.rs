@@ -24,6 +24,15 @@ pub struct Config {
     #[arg(long = "storage", env = "IMGBATCH_STORAGE", default_value = "./data/files")]
     pub storage: StorageLocation,
 
+    /// Redis for the job queue (`redis://host:6379/0`), shared by any number of worker processes
+    /// on any number of machines [unset: the embedded queue].
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of the queue names, so that several deployments can share one Redis.
+    #[arg(long, env = "IMGBATCH_QUEUE_NAMESPACE", default_value = "imgbatch")]
+    pub queue_namespace: String,
+
     /// File of the embedded job queue [default: beside a SQLite database, else
     /// ./data/imgbatch-queue.db].
     #[arg(long, env = "IMGBATCH_QUEUE_FILE")]
@@ -125,6 +134,11 @@ impl Config {
         }
         if let Some(secret) = &self.webhook_secret {
             secret.webhook_key().map_err(|e| format!("IMGBATCH_WEBHOOK_SECRET: {e}"))?;
+        }
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err("REDIS_URL: expected a redis:// or rediss:// URL".into());
         }
         if self.max_upload_bytes.0 == 0 || self.max_image_bytes.0 == 0 {
             return Err("IMGBATCH_MAX_UPLOAD_BYTES / IMGBATCH_MAX_IMAGE_BYTES: must be above 0".into());

@@ -2,7 +2,9 @@
 //! through [`Queue`] and is called back through `pipeline` and `webhook` functions.
 //!
 //! The embedded queue is apalis' SQLite backend in its own file beside the database, so that job
-//! writes and request writes do not wait on one lock.
+//! writes and request writes do not wait on one lock. With `REDIS_URL`, jobs go to Redis through
+//! apalis-redis, for workers on many machines. Neither backend's attempt counting or status API is
+//! relied on: retries are scheduled by imgbatch itself, and counts are kept in the database.
 
 pub mod jobs;
 pub mod worker;
@@ -11,13 +13,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use apalis::prelude::*;
+use apalis_redis::{ConnectionManager, RedisStorage};
 use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteStorage};
 
 use self::jobs::{DeliverWebhook, ProcessImage};
 use crate::{config::Config, domain::ids::ImageId};
 
-const IMAGE_QUEUE: &str = "imgbatch.process-image";
-const WEBHOOK_QUEUE: &str = "imgbatch.deliver-webhook";
+const IMAGE_QUEUE: &str = "process-image";
+const WEBHOOK_QUEUE: &str = "deliver-webhook";
+/// A dead worker's jobs go back to the queue after this many missed heartbeats (apalis-redis
+/// would wait ten by default: five minutes at its 30 s heartbeat).
+const MISSED_HEARTBEATS: usize = 2;
 /// Jobs pushed per statement when queueing a whole request.
 const PUSH_CHUNK: usize = 1000;
 
@@ -33,11 +39,44 @@ pub enum Queue {
         /// The queue database.
         pool: SqlitePool,
     },
+    /// apalis-redis.
+    Redis {
+        /// Image jobs.
+        images: RedisStorage<ProcessImage>,
+        /// Webhook jobs.
+        webhooks: RedisStorage<DeliverWebhook>,
+        /// The connection.
+        conn: ConnectionManager,
+    },
 }
 
 impl Queue {
-    /// Opens the queue the configuration names, creating its tables.
+    /// Opens the queue the configuration names.
     pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
+        match &config.redis_url {
+            Some(url) => Self::redis(config, url).await,
+            None => Self::embedded(config).await,
+        }
+    }
+
+    async fn redis(config: &Config, url: &str) -> anyhow::Result<Self> {
+        let conn = apalis_redis::connect(url).await.context("REDIS_URL: cannot connect to Redis")?;
+        let cfg = |queue: &str| {
+            apalis_redis::Config::default()
+                .queue(format!("{}.{queue}", config.queue_namespace))
+                .heartbeat_interval(config.worker_heartbeat)
+                .missed_heartbeats(MISSED_HEARTBEATS)
+                .batch_size(config.concurrency as usize)
+        };
+        Ok(Self::Redis {
+            images: RedisStorage::new(conn.clone()).with_config(cfg(IMAGE_QUEUE)),
+            webhooks: RedisStorage::new(conn.clone()).with_config(cfg(WEBHOOK_QUEUE).batch_size(4)),
+            conn,
+        })
+    }
+
+    /// The embedded queue, creating its file and tables.
+    async fn embedded(config: &Config) -> anyhow::Result<Self> {
         let path = config.queue_file.clone().unwrap_or_else(|| embedded_path(&config.database_url));
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -52,9 +91,9 @@ impl Queue {
         SqliteStorage::setup(&pool).await.context("creating the job queue tables")?;
         let cfg = |queue: &str| {
             apalis_sqlite::Config::default()
-                .queue(queue)
+                .queue(format!("{}.{queue}", config.queue_namespace))
                 .heartbeat_interval(config.worker_heartbeat)
-                .missed_heartbeats(2)
+                .missed_heartbeats(MISSED_HEARTBEATS)
                 .batch_size(config.concurrency as usize)
         };
         Ok(Self::Embedded {
@@ -67,22 +106,17 @@ impl Queue {
     /// Queues one job per image.
     pub async fn push_images(&self, ids: &[ImageId]) -> anyhow::Result<()> {
         match self {
-            Self::Embedded { images, .. } => {
-                let mut sink = images.clone();
-                for chunk in ids.chunks(PUSH_CHUNK) {
-                    let jobs = chunk.iter().map(|&image_id| ProcessImage { image_id }).collect();
-                    sink.push_bulk(jobs).await.context("queueing image jobs")?;
-                }
-            }
+            Self::Embedded { images, .. } => push_chunks(images.clone(), ids).await,
+            Self::Redis { images, .. } => push_chunks(images.clone(), ids).await,
         }
-        Ok(())
     }
 
     /// Queues an image again after `delay` (a retry).
     pub async fn push_image_after(&self, image_id: ImageId, delay: Duration) -> anyhow::Result<()> {
         let task = TaskBuilder::new(ProcessImage { image_id }).run_after(delay).build();
         match self {
-            Self::Embedded { images, .. } => images.clone().push_task(task).await,
+            Self::Embedded { images, .. } => images.clone().push_task(task).await.map_err(anyhow::Error::new),
+            Self::Redis { images, .. } => images.clone().push_task(task).await.map_err(anyhow::Error::new),
         }
         .context("queueing an image retry")
     }
@@ -91,7 +125,8 @@ impl Queue {
     pub async fn push_webhook(&self, job: DeliverWebhook, delay: Duration) -> anyhow::Result<()> {
         let task = TaskBuilder::new(job).run_after(delay).build();
         match self {
-            Self::Embedded { webhooks, .. } => webhooks.clone().push_task(task).await,
+            Self::Embedded { webhooks, .. } => webhooks.clone().push_task(task).await.map_err(anyhow::Error::new),
+            Self::Redis { webhooks, .. } => webhooks.clone().push_task(task).await.map_err(anyhow::Error::new),
         }
         .context("queueing a webhook attempt")
     }
@@ -100,8 +135,24 @@ impl Queue {
     pub async fn ping(&self) -> anyhow::Result<()> {
         match self {
             Self::Embedded { pool, .. } => pool.acquire().await.map(drop).context("job queue unreachable"),
+            Self::Redis { conn, .. } => {
+                redis::cmd("PING").query_async::<String>(&mut conn.clone()).await.map(drop).context("Redis unreachable")
+            }
         }
     }
+}
+
+/// Queues one image job per id, a chunk per round trip.
+async fn push_chunks<S, K>(mut sink: S, ids: &[ImageId]) -> anyhow::Result<()>
+where
+    S: TaskSink<ProcessImage, K>,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    for chunk in ids.chunks(PUSH_CHUNK) {
+        let jobs = chunk.iter().map(|&image_id| ProcessImage { image_id }).collect();
+        sink.push_bulk(jobs).await.context("queueing image jobs")?;
+    }
+    Ok(())
 }
 
 /// The embedded queue's file: beside a SQLite database, or under `./data` otherwise.

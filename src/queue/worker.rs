@@ -16,6 +16,8 @@ use crate::state::AppState;
 /// its next heartbeat (a new upload's jobs waited up to 5 s), and a busy one re-polls an empty
 /// queue whenever anything else in its task wakes it.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// Webhook attempts in flight per process.
+const WEBHOOK_CONCURRENCY: usize = 8;
 
 async fn process_image(job: ProcessImage, state: Data<AppState>) -> Result<(), BoxDynError> {
     let state = AppState::clone(&state);
@@ -40,39 +42,45 @@ async fn tracked(
     }
 }
 
+/// A worker for one queue, run under [`supervise`]; the same for every backend.
+macro_rules! worker {
+    ($name:expr, $backend:expr, $state:expr, $concurrency:expr, $handler:expr, $token:expr) => {{
+        let (name, backend, state, token) = ($name, $backend, $state.clone(), $token.clone());
+        supervise(name.clone(), state.config.worker_heartbeat, token.clone(), move || {
+            WorkerBuilder::new(name.clone())
+                .backend(backend.clone().poll_with_interval(POLL_INTERVAL))
+                .data(state.clone())
+                .concurrency($concurrency)
+                .retry(RetryPolicy::retries(2))
+                .build($handler)
+                .run_until(cancelled(token.clone()))
+        })
+    }};
+}
+
 /// Runs the workers until `token` is cancelled; in-flight jobs are left to the app's tracker.
 pub async fn run_workers(state: AppState, token: CancellationToken) {
     let recovery = crate::pipeline::recover::run(state.clone(), token.clone());
     let host = hostname();
-    let Queue::Embedded { images, webhooks, .. } = state.queue.clone();
+    let images = format!("imgbatch-images-{host}");
+    let webhooks = format!("imgbatch-webhooks-{host}");
     let concurrency = state.config.concurrency as usize;
-    let heartbeat = state.config.worker_heartbeat;
-    let image_worker = {
-        let (state, token) = (state.clone(), token.clone());
-        let name = format!("imgbatch-images-{host}");
-        supervise(name.clone(), heartbeat, token.clone(), move || {
-            WorkerBuilder::new(name.clone())
-                .backend(images.clone().poll_with_interval(POLL_INTERVAL))
-                .data(state.clone())
-                .concurrency(concurrency)
-                .retry(RetryPolicy::retries(2))
-                .build(process_image)
-                .run_until(cancelled(token.clone()))
-        })
-    };
-    let webhook_worker = {
-        let name = format!("imgbatch-webhooks-{host}");
-        supervise(name.clone(), heartbeat, token.clone(), move || {
-            WorkerBuilder::new(name.clone())
-                .backend(webhooks.clone().poll_with_interval(POLL_INTERVAL))
-                .data(state.clone())
-                .concurrency(8)
-                .retry(RetryPolicy::retries(2))
-                .build(deliver_webhook)
-                .run_until(cancelled(token.clone()))
-        })
-    };
-    tokio::join!(image_worker, webhook_worker, recovery);
+    match state.queue.clone() {
+        Queue::Embedded { images: i, webhooks: w, .. } => {
+            tokio::join!(
+                worker!(images, i, state, concurrency, process_image, token),
+                worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook, token),
+                recovery
+            );
+        }
+        Queue::Redis { images: i, webhooks: w, .. } => {
+            tokio::join!(
+                worker!(images, i, state, concurrency, process_image, token),
+                worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook, token),
+                recovery
+            );
+        }
+    }
 }
 
 async fn cancelled(token: CancellationToken) -> Result<(), WorkerError> {

@@ -1,8 +1,8 @@
 //! Which servers a test app runs against, from `IMGBATCH_TEST_BACKEND`:
 //! - `embedded` (the default): SQLite, the embedded queue and local files, in the test's temp dir;
-//! - `servers`: PostgreSQL (`IMGBATCH_TEST_POSTGRES_URL`, a new database per test) and an
-//!   S3-compatible store (`IMGBATCH_TEST_S3_ENDPOINT`, a new bucket per test; credentials from
-//!   the AWS_* variables), with the embedded queue in the temp dir.
+//! - `servers`: PostgreSQL (`IMGBATCH_TEST_POSTGRES_URL`, a new database per test), Redis
+//!   (`IMGBATCH_TEST_REDIS_URL`, a queue namespace per test) and an S3-compatible store
+//!   (`IMGBATCH_TEST_S3_ENDPOINT`, a new bucket per test; credentials from the AWS_* variables).
 //!
 //! When a server is absent the test runs embedded instead and says so loudly, unless
 //! `IMGBATCH_REQUIRE_SERVICES=1`, which makes it fail.
@@ -52,9 +52,16 @@ async fn servers(config: &mut Config, dir: &Path) -> Result<(), String> {
         Ok(r) => return Err(format!("cannot create bucket {bucket} at {endpoint}: {}", r.status())),
         Err(e) => return Err(format!("no S3-compatible server at {endpoint}: {e}")),
     }
+    let redis_url = env_or("IMGBATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/");
+    apalis_redis::connect(redis_url.as_str())
+        .await
+        .map_err(|e| format!("Redis is not reachable at {redis_url}: {e}"))?;
+
     config.database_url = url.to_string();
     config.storage = StorageLocation::S3 { bucket, prefix: "outputs".into() };
-    config.queue_file = Some(dir.join("queue.db"));
+    config.redis_url = Some(redis_url);
+    config.queue_namespace = name;
+    config.queue_file = Some(dir.join("unused-queue.db"));
     Ok(())
 }
 
