@@ -1,6 +1,7 @@
 //! The integration suite: one binary that starts the real app on an ephemeral port with a temp
 //! SQLite database and store, a local image server and a local webhook receiver.
 
+mod concurrency;
 mod csv_validation;
 mod failures;
 mod helpers;
