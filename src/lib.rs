@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod manifest;
+pub mod metrics;
 pub mod net;
 pub mod pipeline;
 pub mod queue;

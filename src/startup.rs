@@ -66,6 +66,7 @@ impl Application {
             webhook_http: net::client(config.allow_private_urls, false, ATTEMPT_TIMEOUT),
             cpu: Arc::new(tokio::sync::Semaphore::new(cores)),
             jobs: tokio_util::task::TaskTracker::new(),
+            metrics: Default::default(),
             public_base,
             db,
             queue,

@@ -35,6 +35,8 @@ pub struct Inner {
     pub cpu: Arc<Semaphore>,
     /// Jobs in flight; shutdown waits for them.
     pub jobs: TaskTracker,
+    /// What this process counted, for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {

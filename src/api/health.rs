@@ -26,6 +26,25 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok".into(), checks: Default::default() })
 }
 
+/// Prometheus metrics
+///
+/// Uploads accepted, images processed by outcome, processing and download time histograms and
+/// webhook attempts by outcome, as counted by this process; images by status, queue depth and
+/// pending webhooks over all processes.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain; version=0.0.4", body = String,
+            example = "# TYPE imgbatch_queue_depth gauge\nimgbatch_queue_depth 12\n"),
+        (status = 503, description = "The database did not answer", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn metrics(State(state): State<AppState>) -> crate::error::Result<impl axum::response::IntoResponse> {
+    let totals = crate::db::images::totals(&state.db).await.map_err(|e| {
+        tracing::warn!(error = %e, "metrics: database unavailable");
+        crate::error::ApiError::Unavailable("the database is unavailable".into())
+    })?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&totals)))
+}
+
 /// Readiness
 ///
 /// Checks that the database, the queue and the store answer.

@@ -30,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(files::get_file))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
 }
 
 /// The application's router: the API, `/api-docs/openapi.json` and Swagger UI at `/swagger-ui/`.

@@ -1,9 +1,12 @@
 //! Images: load one for its job, count attempts, and record its outcome together with the
 //! request's counters.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    sea_query::Expr,
+};
 
-use super::entities::{image, request};
+use super::entities::{image, request, webhook_delivery};
 use crate::domain::{ids::ImageId, status::ImageStatus};
 
 /// How an image ended.
@@ -27,6 +30,32 @@ pub enum Outcome {
         /// Why.
         error: String,
     },
+}
+
+/// Images of every request by status, and webhook deliveries still pending, for `/metrics`.
+pub async fn totals(db: &impl ConnectionTrait) -> Result<crate::metrics::Totals, DbErr> {
+    let rows: Vec<(String, i64)> = image::Entity::find()
+        .select_only()
+        .column(image::Column::Status)
+        .column_as(image::Column::Id.count(), "n")
+        .group_by(image::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let count = |status: ImageStatus| rows.iter().find(|(s, _)| s == status.as_str()).map_or(0, |(_, n)| *n as u64);
+    let webhooks_pending = webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::Status.eq(super::webhooks::state::PENDING))
+        .count(db)
+        .await?;
+    Ok(crate::metrics::Totals {
+        images: [
+            ("pending", count(ImageStatus::Pending)),
+            ("succeeded", count(ImageStatus::Succeeded)),
+            ("failed", count(ImageStatus::Failed)),
+        ],
+        queue_depth: count(ImageStatus::Pending),
+        webhooks_pending,
+    })
 }
 
 /// An image and the request it belongs to.

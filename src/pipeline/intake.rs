@@ -8,6 +8,7 @@ use crate::{
     db::{self, requests::NewRequest},
     domain::ids::RequestId,
     manifest::Manifest,
+    metrics::Metrics,
     state::AppState,
 };
 
@@ -39,6 +40,7 @@ pub async fn submit(state: &AppState, submission: &Submission) -> anyhow::Result
         return Err(e.context("queueing the request's images"));
     }
     db::requests::mark_accepted(&state.db, id).await?;
+    Metrics::inc(&state.metrics.requests_accepted);
     tracing::info!(request = %id, images = images.len(), "request accepted");
     Ok(id)
 }

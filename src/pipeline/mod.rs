@@ -19,6 +19,7 @@ use self::{
 use crate::{
     db::{self, entities::image, images::Outcome},
     domain::{ids::ImageId, status::ImageStatus},
+    metrics::Metrics,
     state::AppState,
     storage::StorageKey,
 };
@@ -40,6 +41,7 @@ pub async fn process_image(state: &AppState, id: ImageId) -> anyhow::Result<()> 
     if ImageStatus::parse(&img.status) != ImageStatus::Pending {
         return Ok(());
     }
+    let started = std::time::Instant::now();
     db::requests::mark_processing(&state.db, &request.id).await?;
     let attempt = db::images::bump_attempts(&state.db, &img.id).await?;
     let quality = request.quality.clamp(1, 100) as u8;
@@ -52,13 +54,23 @@ pub async fn process_image(state: &AppState, id: ImageId) -> anyhow::Result<()> 
         }
         Err(JobError::Retry(error)) => Outcome::Failed { error: format!("{error} (gave up after {attempt} attempts)") },
     };
-    finalize::record_outcome(state, &img, outcome).await
+    let counter = match outcome {
+        Outcome::Succeeded { .. } => &state.metrics.images_succeeded,
+        Outcome::Failed { .. } => &state.metrics.images_failed,
+    };
+    finalize::record_outcome(state, &img, outcome).await?;
+    Metrics::inc(counter);
+    state.metrics.processing.observe(started.elapsed());
+    Ok(())
 }
 
 async fn attempt_image(state: &AppState, img: &image::Model, quality: u8) -> Result<Outcome, JobError> {
     let config = &state.config;
     let url = url::Url::parse(&img.input_url).permanent()?;
-    let input = fetch::fetch(&state.image_http, &url, config.max_image_bytes.0, config.allow_private_urls).await?;
+    let download = std::time::Instant::now();
+    let input = fetch::fetch(&state.image_http, &url, config.max_image_bytes.0, config.allow_private_urls).await;
+    state.metrics.download.observe(download.elapsed());
+    let input = input?;
     let input_bytes = input.len() as u64;
     let limits = Limits {
         max_pixels: config.max_image_pixels,

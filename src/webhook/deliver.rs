@@ -12,6 +12,7 @@ use crate::{
         webhooks::{AttemptResult, state},
     },
     domain::ids::DeliveryId,
+    metrics::Metrics,
     net,
     pipeline::error::chain,
     queue::jobs::DeliverWebhook,
@@ -50,6 +51,10 @@ pub async fn deliver(state: &AppState, job: &DeliverWebhook) -> anyhow::Result<(
         (Some(_), None) => (state::FAILED, None),
     };
     let next_at = next.map(|d| attempted_at + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
+    Metrics::inc(match new_state {
+        state::SUCCEEDED => &state.metrics.webhook_succeeded,
+        _ => &state.metrics.webhook_failed,
+    });
     let txn = state.db.begin().await?;
     db::webhooks::record_attempt(&txn, &delivery, number, attempted_at, &result, new_state, next_at).await?;
     txn.commit().await?;

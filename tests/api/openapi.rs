@@ -25,6 +25,7 @@ fn every_operation_documents_its_responses_and_errors() {
         "/files/{key}",
         "/healthz",
         "/readyz",
+        "/metrics",
     ] {
         assert!(paths.contains_key(path), "{path} is missing from the document");
     }

@@ -117,4 +117,18 @@ async fn a_request_without_webhook_still_finishes_and_reports_progress() {
     assert!(request["webhook_url"].is_null());
     let (status, problem) = app.get_json(&format!("/api/v1/requests/{id}/webhook")).await;
     assert_eq!(status, 404, "{problem}");
+
+    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = metrics.text().await.unwrap();
+    for line in [
+        "imgbatch_requests_accepted_total 1",
+        "imgbatch_images_processed_total{outcome=\"succeeded\"} 1",
+        "imgbatch_image_download_seconds_count 1",
+        "imgbatch_images{status=\"succeeded\"} 1",
+        "imgbatch_queue_depth 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} missing from:\n{text}");
+    }
 }
