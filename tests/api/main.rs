@@ -5,6 +5,7 @@ mod concurrency;
 mod csv_validation;
 mod failures;
 mod helpers;
+mod multiprocess;
 mod openapi;
 mod outbound_policy;
 mod processing;
