@@ -88,6 +88,12 @@ pub struct Config {
     #[arg(long, env = "IMGBATCH_ALLOW_PRIVATE_URLS", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_private_urls: bool,
 
+    /// This process's worker name: keep it stable across restarts (and unique among running
+    /// processes) so that a restarted worker takes back its own unfinished jobs at once
+    /// [default: <hostname>-<pid>].
+    #[arg(long, env = "IMGBATCH_WORKER_NAME")]
+    pub worker_name: Option<String>,
+
     /// How often a worker tells the queue it is alive; a worker silent for two intervals has its
     /// jobs taken over by another.
     #[arg(long, env = "IMGBATCH_WORKER_HEARTBEAT", default_value = "5s", value_parser = parse_duration)]

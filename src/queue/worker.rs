@@ -61,7 +61,7 @@ macro_rules! worker {
 /// Runs the workers until `token` is cancelled; in-flight jobs are left to the app's tracker.
 pub async fn run_workers(state: AppState, token: CancellationToken) {
     let recovery = crate::pipeline::recover::run(state.clone(), token.clone());
-    let host = hostname();
+    let host = state.config.worker_name.clone().unwrap_or_else(default_name);
     let images = format!("imgbatch-images-{host}");
     let webhooks = format!("imgbatch-webhooks-{host}");
     let concurrency = state.config.concurrency as usize;
@@ -113,9 +113,10 @@ where
     }
 }
 
-/// This process's part of worker names: host and process id, so that several processes on one
-/// host never share a name. A dead process's jobs are taken over after two missed heartbeats.
-fn hostname() -> String {
+/// This process's part of worker names when none is set: host and process id, so that several
+/// processes on one host never share a name. A dead process's jobs are then taken over by another
+/// worker after two missed heartbeats.
+fn default_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .ok()
