@@ -19,19 +19,19 @@ use crate::{
 };
 
 /// Records `outcome` for a pending image; when it was the request's last, finishes the request
-/// and queues its webhook.
-pub async fn record_outcome(state: &AppState, img: &image::Model, outcome: Outcome) -> anyhow::Result<()> {
+/// and queues its webhook. False when the image had already finished (a duplicate job).
+pub async fn record_outcome(state: &AppState, img: &image::Model, outcome: Outcome) -> anyhow::Result<bool> {
     let txn = state.db.begin().await?;
-    let delivery = match db::images::record(&txn, img, &outcome).await? {
-        Some(request) => finish_if_done(&txn, &request, &state.public_base).await?,
-        None => None,
+    let (recorded, delivery) = match db::images::record(&txn, img, &outcome).await? {
+        Some(request) => (true, finish_if_done(&txn, &request, &state.public_base).await?),
+        None => (false, None),
     };
     txn.commit().await?;
     if let Some(delivery_id) = delivery {
         let job = DeliverWebhook { delivery_id, attempt: 0 };
         state.queue.push_webhook(job, Duration::ZERO).await?;
     }
-    Ok(())
+    Ok(recorded)
 }
 
 /// Sets the final status of a request whose images have all finished, if no one has yet, and

@@ -58,9 +58,10 @@ pub async fn process_image(state: &AppState, id: ImageId) -> anyhow::Result<()> 
         Outcome::Succeeded { .. } => &state.metrics.images_succeeded,
         Outcome::Failed { .. } => &state.metrics.images_failed,
     };
-    finalize::record_outcome(state, &img, outcome).await?;
-    Metrics::inc(counter);
-    state.metrics.processing.observe(started.elapsed());
+    if finalize::record_outcome(state, &img, outcome).await? {
+        Metrics::inc(counter);
+        state.metrics.processing.observe(started.elapsed());
+    }
     Ok(())
 }
 
