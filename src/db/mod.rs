@@ -10,7 +10,7 @@ pub mod webhooks;
 use std::time::Duration;
 
 use anyhow::Context;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait};
 
 use migration::MigratorTrait;
 
@@ -36,10 +36,27 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     Ok(db)
 }
 
-/// Applies every pending migration.
+/// Applies every pending migration. On PostgreSQL, processes starting together take turns: the
+/// first migrates while the others wait on a transaction-scoped advisory lock, then find nothing
+/// left to do.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    migration::Migrator::up(db, None).await.context("applying database migrations")
+    let turn = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let txn = db.begin().await?;
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")).await?;
+            Some(txn)
+        }
+        _ => None,
+    };
+    migration::Migrator::up(db, None).await.context("applying database migrations")?;
+    if let Some(txn) = turn {
+        txn.commit().await?;
+    }
+    Ok(())
 }
+
+/// The advisory lock key that serialises migrations ("imgbatch" in ASCII).
+const MIGRATION_LOCK: i64 = 0x696d_6762_6174_6368;
 
 /// Checks that the database answers.
 pub async fn ping(db: &DatabaseConnection) -> anyhow::Result<()> {

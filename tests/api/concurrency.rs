@@ -62,3 +62,19 @@ async fn racing_workers_finish_a_request_once_and_send_one_webhook() {
     receiver.next(PATIENCE).await;
     receiver.assert_quiet(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn processes_starting_together_migrate_one_after_another() {
+    if std::env::var("IMGBATCH_TEST_BACKEND").as_deref() != Ok("servers") {
+        eprintln!("\n*** SKIPPED: concurrent migrations are a PostgreSQL matter (IMGBATCH_TEST_BACKEND=servers) ***\n");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = imgbatch::Config::defaults();
+    crate::helpers::backends::configure(&mut config, dir.path()).await;
+    let connections = join_all((0..5).map(|_| db::connect(&config.database_url))).await;
+    let connections: Vec<_> = connections.into_iter().map(Result::unwrap).collect();
+    for result in join_all(connections.iter().map(db::migrate)).await {
+        result.expect("every process starts, whichever migrates");
+    }
+}
