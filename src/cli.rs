@@ -97,6 +97,7 @@ fn bad_setting(e: clap::Error) -> ExitCode {
 
 async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
     config.validate().map_err(anyhow::Error::msg)?;
+    check_roles(&config, roles).map_err(anyhow::Error::msg)?;
     let app = Application::build_with(config, roles).await?;
     if roles.api {
         tracing::info!(address = %app.address(), "imgbatch listening");
@@ -111,8 +112,19 @@ async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
     app.run_until_stopped().await
 }
 
+/// What a process that runs only part of the service needs: workers build the links in webhook
+/// events, so they need the API's public URL; and split processes must share one queue.
+fn check_roles(config: &Config, roles: Roles) -> Result<(), String> {
+    if !roles.api && config.public_url.is_none() {
+        return Err("IMGBATCH_PUBLIC_URL: required by `imgbatch worker` (webhook events link to the API)".into());
+    }
+    if !(roles.api && roles.workers) && config.redis_url.is_none() && !config.database_url.starts_with("sqlite") {
+        return Err("REDIS_URL: required when API and workers run as separate processes on PostgreSQL".into());
+    }
+    Ok(())
+}
+
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    config.validate().map_err(anyhow::Error::msg)?;
     let db = crate::db::connect(&config.database_url).await?;
     crate::db::migrate(&db).await?;
     println!("migrations applied");
@@ -122,6 +134,22 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    #[test]
+    fn split_processes_need_a_public_url_and_a_shared_queue() {
+        use super::{Config, Roles, check_roles};
+        let worker = Roles { api: false, workers: true };
+        let api_only = Roles { api: true, workers: false };
+        let mut c = Config::defaults();
+        assert!(check_roles(&c, worker).unwrap_err().starts_with("IMGBATCH_PUBLIC_URL"));
+        c.public_url = Some("http://api.internal:8080".parse().unwrap());
+        check_roles(&c, worker).unwrap();
+        c.database_url = "postgres://db/imgbatch".into();
+        assert!(check_roles(&c, api_only).unwrap_err().starts_with("REDIS_URL"));
+        c.redis_url = Some("redis://redis:6379/".into());
+        check_roles(&c, worker).unwrap();
+        check_roles(&c, Roles { api: true, workers: true }).unwrap();
+    }
 
     #[test]
     fn verify_cli() {

@@ -94,8 +94,8 @@ pub struct Config {
     #[arg(long, env = "IMGBATCH_WORKER_NAME")]
     pub worker_name: Option<String>,
 
-    /// How often a worker tells the queue it is alive; a worker silent for two intervals has its
-    /// jobs taken over by another.
+    /// How often a worker tells the queue it is alive (at least 2s); a worker silent for two
+    /// intervals has its jobs taken over by another.
     #[arg(long, env = "IMGBATCH_WORKER_HEARTBEAT", default_value = "5s", value_parser = parse_duration)]
     pub worker_heartbeat: Duration,
 }
@@ -142,9 +142,14 @@ impl Config {
             secret.webhook_key().map_err(|e| format!("IMGBATCH_WEBHOOK_SECRET: {e}"))?;
         }
         if let Some(url) = &self.redis_url
-            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+            && !url.starts_with("redis://")
         {
-            return Err("REDIS_URL: expected a redis:// or rediss:// URL".into());
+            return Err("REDIS_URL: expected a redis:// URL (TLS to Redis is not built in)".into());
+        }
+        // The queues keep worker heartbeats in whole seconds: below 2 s, live workers take each
+        // other's jobs for dead.
+        if self.worker_heartbeat < std::time::Duration::from_secs(2) {
+            return Err("IMGBATCH_WORKER_HEARTBEAT: must be at least 2s".into());
         }
         if self.max_upload_bytes.0 == 0 || self.max_image_bytes.0 == 0 {
             return Err("IMGBATCH_MAX_UPLOAD_BYTES / IMGBATCH_MAX_IMAGE_BYTES: must be above 0".into());
@@ -264,6 +269,18 @@ mod tests {
         assert_eq!(c.jpeg_quality, 50);
         assert!(!c.allow_private_urls);
         assert_eq!(c.public_base(c.bind), "http://127.0.0.1:8080");
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn short_heartbeats_and_tls_redis_are_refused() {
+        let mut c = Config::defaults();
+        c.worker_heartbeat = Duration::from_secs(1);
+        assert!(c.validate().unwrap_err().starts_with("IMGBATCH_WORKER_HEARTBEAT"));
+        c.worker_heartbeat = Duration::from_secs(2);
+        c.redis_url = Some("rediss://cache.example.com:6380".into());
+        assert!(c.validate().unwrap_err().starts_with("REDIS_URL"));
+        c.redis_url = Some("redis://127.0.0.1:6379/0".into());
         c.validate().unwrap();
     }
 

@@ -142,12 +142,10 @@ impl Storage {
         }
     }
 
-    /// Checks that the store answers.
+    /// Checks that the store answers: a listing fails on a missing bucket, where a lookup of one
+    /// key would only say "not found".
     pub async fn ping(&self) -> anyhow::Result<()> {
-        match self.store.head(&Path::from("images/.ping")).await {
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(anyhow::Error::new(e).context("store unreachable")),
-        }
+        self.store.list_with_delimiter(Some(&Path::from("images"))).await.map(drop).context("store unreachable")
     }
 }
 

@@ -19,9 +19,23 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Webhook attempts in flight per process.
 const WEBHOOK_CONCURRENCY: usize = 8;
 
+/// Delay before an image job that failed in our own parts (database, store) runs again.
+const INTERNAL_RETRY: Duration = Duration::from_secs(30);
+
 async fn process_image(job: ProcessImage, state: Data<AppState>) -> Result<(), BoxDynError> {
     let state = AppState::clone(&state);
-    tracked(&state.clone(), async move { crate::pipeline::process_image(&state, job.image_id).await }).await
+    let id = job.image_id;
+    let job_state = state.clone();
+    match tracked(&state, async move { crate::pipeline::process_image(&job_state, id).await }).await {
+        Ok(()) => Ok(()),
+        // The backends stop retrying after a fixed number of attempts (apalis-redis after 25
+        // within about five minutes): an outage longer than that would strand the image. Queue a
+        // fresh job instead, for as long as the outage lasts; the queue retries only if that fails.
+        Err(e) => {
+            tracing::warn!(image = %id, error = %e, "image job failed; trying again in 30 s");
+            state.queue.push_image_after(id, INTERNAL_RETRY).await.map_err(|p| format!("{e}; and {p:#}").into())
+        }
+    }
 }
 
 async fn deliver_webhook(job: DeliverWebhook, state: Data<AppState>) -> Result<(), BoxDynError> {

@@ -44,7 +44,7 @@ async fn three_workers_one_killed_finish_every_image_once_and_send_one_webhook()
         ("IMGBATCH_STORAGE", format!("s3://{bucket}/{prefix}")),
         ("IMGBATCH_WEBHOOK_SECRET", secret.expose().to_owned()),
         ("IMGBATCH_ALLOW_PRIVATE_URLS", "true".into()),
-        ("IMGBATCH_WORKER_HEARTBEAT", "1s".into()),
+        ("IMGBATCH_WORKER_HEARTBEAT", "2s".into()),
         ("IMGBATCH_CONCURRENCY", "4".into()),
         ("RUST_LOG", "warn".into()),
     ];

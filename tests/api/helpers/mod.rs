@@ -55,7 +55,7 @@ impl TestApp {
         config.allow_private_urls = true;
         config.webhook_secret = Some(imgbatch::webhook::sign::generate_secret());
         config.webhook_retry_schedule = "200ms,200ms,200ms".parse().unwrap();
-        config.worker_heartbeat = Duration::from_secs(1);
+        config.worker_heartbeat = Duration::from_secs(2);
         config.concurrency = 4;
         config.download_timeout = Duration::from_secs(10);
         TestAppBuilder { dir, config, reused: false }
