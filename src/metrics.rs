@@ -64,10 +64,9 @@ pub struct Metrics {
 
 /// Totals read from the database at scrape time.
 pub struct Totals {
-    /// Images by status, over every request.
+    /// Images by status (`pending`, `succeeded`, `failed`), over every request; the pending ones
+    /// are the queue depth.
     pub images: [(&'static str, u64); 3],
-    /// Images waiting to finish.
-    pub queue_depth: u64,
     /// Webhook deliveries not yet delivered or given up.
     pub webhooks_pending: u64,
 }
@@ -82,12 +81,16 @@ impl Metrics {
     pub fn render(&self, totals: &Totals) -> String {
         let mut out = String::with_capacity(4096);
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let counter = |out: &mut String, name: &str, help: &str, lines: &[(&str, u64)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        let family = |out: &mut String, kind: &str, name: &str, help: &str, lines: &[(&str, u64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             for (labels, value) in lines {
                 let _ = writeln!(out, "{name}{labels} {value}");
             }
         };
+        let counter =
+            |out: &mut String, name: &str, help: &str, lines: &[(&str, u64)]| family(out, "counter", name, help, lines);
+        let gauge =
+            |out: &mut String, name: &str, help: &str, lines: &[(&str, u64)]| family(out, "gauge", name, help, lines);
         counter(
             &mut out,
             "imgbatch_requests_accepted_total",
@@ -114,18 +117,17 @@ impl Metrics {
         );
         self.processing.render(&mut out, "imgbatch_image_processing_seconds", "Time to process one image.");
         self.download.render(&mut out, "imgbatch_image_download_seconds", "Time to download one image.");
-        let _ = writeln!(out, "# HELP imgbatch_images Images of every request, by status (all processes).");
-        let _ = writeln!(out, "# TYPE imgbatch_images gauge");
-        for (status, n) in totals.images {
-            let _ = writeln!(out, "imgbatch_images{{status=\"{status}\"}} {n}");
-        }
-        let _ = writeln!(out, "# HELP imgbatch_queue_depth Images waiting to be processed (all processes).");
-        let _ = writeln!(out, "# TYPE imgbatch_queue_depth gauge\nimgbatch_queue_depth {}", totals.queue_depth);
-        let _ = writeln!(out, "# HELP imgbatch_webhooks_pending Webhook deliveries still to be made.");
-        let _ = writeln!(
-            out,
-            "# TYPE imgbatch_webhooks_pending gauge\nimgbatch_webhooks_pending {}",
-            totals.webhooks_pending
+        let by_status: Vec<(String, u64)> =
+            totals.images.iter().map(|(status, n)| (format!("{{status=\"{status}\"}}"), *n)).collect();
+        let by_status: Vec<(&str, u64)> = by_status.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+        gauge(&mut out, "imgbatch_images", "Images of every request, by status (all processes).", &by_status);
+        let pending = totals.images.iter().find(|(s, _)| *s == "pending").map_or(0, |(_, n)| *n);
+        gauge(&mut out, "imgbatch_queue_depth", "Images waiting to be processed (all processes).", &[("", pending)]);
+        gauge(
+            &mut out,
+            "imgbatch_webhooks_pending",
+            "Webhook deliveries still to be made.",
+            &[("", totals.webhooks_pending)],
         );
         out
     }
@@ -141,15 +143,12 @@ mod tests {
         m.download.observe(Duration::from_millis(30));
         m.download.observe(Duration::from_secs(3));
         Metrics::inc(&m.images_failed);
-        let text = m.render(&Totals {
-            images: [("pending", 1), ("succeeded", 2), ("failed", 3)],
-            queue_depth: 1,
-            webhooks_pending: 0,
-        });
+        let text = m.render(&Totals { images: [("pending", 1), ("succeeded", 2), ("failed", 3)], webhooks_pending: 0 });
         assert!(text.contains("imgbatch_image_download_seconds_bucket{le=\"0.05\"} 1\n"), "{text}");
         assert!(text.contains("imgbatch_image_download_seconds_bucket{le=\"5\"} 2\n"), "{text}");
         assert!(text.contains("imgbatch_image_download_seconds_count 2\n"), "{text}");
         assert!(text.contains("imgbatch_images_processed_total{outcome=\"failed\"} 1\n"), "{text}");
         assert!(text.contains("imgbatch_images{status=\"failed\"} 3\n"), "{text}");
+        assert!(text.contains("# TYPE imgbatch_queue_depth gauge\nimgbatch_queue_depth 1\n"), "{text}");
     }
 }

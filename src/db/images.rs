@@ -53,7 +53,6 @@ pub async fn totals(db: &impl ConnectionTrait) -> Result<crate::metrics::Totals,
             ("succeeded", count(ImageStatus::Succeeded)),
             ("failed", count(ImageStatus::Failed)),
         ],
-        queue_depth: count(ImageStatus::Pending),
         webhooks_pending,
     })
 }

@@ -60,8 +60,7 @@ pub async fn deliver(state: &AppState, job: &DeliverWebhook) -> anyhow::Result<(
     txn.commit().await?;
     tracing::info!(delivery = %delivery.id, attempt = number, status = ?result.status_code, outcome = new_state, "webhook attempt");
     if let Some(delay) = next {
-        let job = DeliverWebhook { delivery_id: DeliveryId(delivery.id.clone()), attempt: number };
-        state.queue.push_webhook(job, delay).await?;
+        queue_next_attempt(state, &delivery, delay).await?;
     }
     Ok(())
 }
@@ -111,8 +110,7 @@ pub async fn redeliver(state: &AppState, id: &str) -> anyhow::Result<Option<webh
     let Some(delivery) = db::webhooks::reopen(&state.db, id).await? else {
         return Ok(None);
     };
-    let job = DeliverWebhook { delivery_id: DeliveryId(delivery.id.clone()), attempt: delivery.attempts };
-    state.queue.push_webhook(job, Duration::ZERO).await?;
+    queue_next_attempt(state, &delivery, Duration::ZERO).await?;
     Ok(Some(delivery))
 }
 
@@ -122,8 +120,17 @@ pub async fn redeliver(state: &AppState, id: &str) -> anyhow::Result<Option<webh
 pub async fn requeue_due(state: &AppState) -> anyhow::Result<usize> {
     let due = db::webhooks::due(&state.db, db::now()).await?;
     for d in &due {
-        let job = DeliverWebhook { delivery_id: DeliveryId(d.id.clone()), attempt: d.attempts };
-        state.queue.push_webhook(job, Duration::ZERO).await?;
+        queue_next_attempt(state, d, Duration::ZERO).await?;
     }
     Ok(due.len())
+}
+
+/// Queues the attempt after the last one made of `delivery`, to run after `delay`.
+async fn queue_next_attempt(
+    state: &AppState,
+    delivery: &webhook_delivery::Model,
+    delay: Duration,
+) -> anyhow::Result<()> {
+    let job = DeliverWebhook { delivery_id: DeliveryId(delivery.id.clone()), attempt: delivery.attempts };
+    state.queue.push_webhook(job, delay).await
 }
