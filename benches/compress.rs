@@ -101,7 +101,8 @@ fn run_pass(corpus: &[(String, Vec<u8>)], threads: usize) -> Totals {
                 scope.spawn(|| {
                     let mut t = Totals::default();
                     while let Some((name, input)) = corpus.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        match compress(input, QUALITY, &LIMITS) {
+                        match compress(input, imgbatch::domain::quality::Quality::new(QUALITY.into()).unwrap(), &LIMITS)
+                        {
                             Ok(out) => {
                                 t.images += 1;
                                 t.pixels += u64::from(out.width) * u64::from(out.height);

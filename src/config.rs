@@ -6,7 +6,7 @@ use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
 use clap::Args;
 use url::Url;
 
-use crate::storage::StorageLocation;
+use crate::{domain::quality::Quality, storage::StorageLocation};
 
 /// Everything imgbatch can be told, shared by `serve`, `worker` and `migrate`.
 #[derive(Debug, Clone, Args)]
@@ -23,6 +23,11 @@ pub struct Config {
     /// region and endpoint from the usual AWS_* variables).
     #[arg(long = "storage", env = "IMGBATCH_STORAGE", default_value = "./data/files")]
     pub storage: StorageLocation,
+
+    /// Endpoint of an S3-compatible server for `IMGBATCH_STORAGE=s3://…` (such as
+    /// `http://127.0.0.1:9000`) [default: `AWS_ENDPOINT_URL`, else AWS itself].
+    #[arg(long, env = "IMGBATCH_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
 
     /// Redis for the job queue (`redis://host:6379/0`), shared by any number of worker processes
     /// on any number of machines [unset: the embedded queue].
@@ -51,13 +56,19 @@ pub struct Config {
     #[arg(long, env = "IMGBATCH_WEBHOOK_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h")]
     pub webhook_retry_schedule: RetrySchedule,
 
+    /// Longest wait between retries of an image while one of imgbatch's own parts (database,
+    /// store, queue) is down. Waits start at 1 s and double up to this; the image is never
+    /// given up on for such an outage.
+    #[arg(long, env = "IMGBATCH_OUTAGE_RETRY_MAX", default_value = "30s", value_parser = parse_duration)]
+    pub outage_retry_max: Duration,
+
     /// Images in flight (downloading, compressing, storing) per process.
     #[arg(long, env = "IMGBATCH_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: u32,
 
     /// Default JPEG quality (1-100) when an upload does not name one.
-    #[arg(long, env = "IMGBATCH_JPEG_QUALITY", default_value_t = 50, value_parser = clap::value_parser!(u8).range(1..=100))]
-    pub jpeg_quality: u8,
+    #[arg(long, env = "IMGBATCH_JPEG_QUALITY", default_value = "50", value_parser = Quality::parse)]
+    pub jpeg_quality: Quality,
 
     /// Largest CSV upload accepted (bytes, or with a KiB/MiB/GiB suffix).
     #[arg(long, env = "IMGBATCH_MAX_UPLOAD_BYTES", default_value = "50MiB")]
@@ -266,7 +277,7 @@ mod tests {
         assert_eq!(c.max_image_bytes, ByteSize(25 << 20));
         assert_eq!(c.webhook_retry_schedule.0.len(), 7);
         assert_eq!(c.webhook_retry_schedule.0[1], Duration::from_secs(300));
-        assert_eq!(c.jpeg_quality, 50);
+        assert_eq!(c.jpeg_quality.get(), 50);
         assert!(!c.allow_private_urls);
         assert_eq!(c.public_base(c.bind), "http://127.0.0.1:8080");
         c.validate().unwrap();

@@ -7,7 +7,7 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::manifest::CsvProblem;
+use crate::{manifest::CsvProblem, outage::Part, queue::intake::NotAccepted};
 
 /// Everything the API can answer with instead of success.
 #[derive(Debug, thiserror::Error)]
@@ -33,13 +33,17 @@ pub enum ApiError {
     /// The CSV is invalid; every problem found.
     #[error("the CSV is invalid")]
     InvalidCsv(Vec<CsvProblem>),
-    /// A dependency is not reachable.
+    /// One of imgbatch's own parts (database, queue, store) is down: answered 503 with
+    /// `Retry-After`, and nothing of the request was kept.
     #[error("{0}")]
     Unavailable(String),
     /// Anything else: logged with its cause, answered without details.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
 }
+
+/// Seconds a client is told to wait (`Retry-After`) while a part of imgbatch is down.
+const RETRY_AFTER_SECS: u32 = 5;
 
 /// Results of API handlers.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -126,9 +130,46 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The answer while `part` is down; the cause goes to the log only.
+    pub fn unavailable(part: Part, cause: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(part = part.name(), error = %cause, "answering 503: a part of imgbatch is down");
+        Self::Unavailable(format!("the {} is unavailable; try again shortly", describe(part)))
+    }
+}
+
+fn describe(part: Part) -> &'static str {
+    match part {
+        Part::Database => "database",
+        Part::Storage => "image store",
+        Part::Queue => "job queue",
+        Part::Worker => "service",
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
-        Self::Internal(e.into())
+        match crate::db::is_unavailable(&e) {
+            true => Self::unavailable(Part::Database, &e),
+            false => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl From<NotAccepted> for ApiError {
+    fn from(e: NotAccepted) -> Self {
+        let unreachable_db =
+            |e: &anyhow::Error| e.downcast_ref::<sea_orm::DbErr>().is_some_and(crate::db::is_unavailable);
+        match e.part {
+            Part::Database if !unreachable_db(&e.error) => Self::Internal(e.into()),
+            part => Self::unavailable(part, &format!("{:#}", e.error)),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
     }
 }
 
@@ -139,7 +180,11 @@ impl IntoResponse for ApiError {
         }
         let problem = self.problem();
         let mut response = (self.status(), axum::Json(problem)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Self::Unavailable(_) = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
         response
     }
 }

@@ -12,12 +12,14 @@ pub mod error;
 pub mod manifest;
 pub mod metrics;
 pub mod net;
+pub mod outage;
 pub mod pipeline;
 pub mod queue;
 pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod urls;
 pub mod webhook;
 
 pub use config::Config;

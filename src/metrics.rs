@@ -62,11 +62,14 @@ pub struct Metrics {
     pub download: Histogram,
 }
 
-/// Totals read from the database at scrape time.
+/// Totals read from the database at scrape time, over every request.
 pub struct Totals {
-    /// Images by status (`pending`, `succeeded`, `failed`), over every request; the pending ones
-    /// are the queue depth.
-    pub images: [(&'static str, u64); 3],
+    /// Images not finished yet: the queue depth.
+    pub pending: u64,
+    /// Images compressed and stored.
+    pub succeeded: u64,
+    /// Images given up on.
+    pub failed: u64,
     /// Webhook deliveries not yet delivered or given up.
     pub webhooks_pending: u64,
 }
@@ -117,12 +120,18 @@ impl Metrics {
         );
         self.processing.render(&mut out, "imgbatch_image_processing_seconds", "Time to process one image.");
         self.download.render(&mut out, "imgbatch_image_download_seconds", "Time to download one image.");
-        let by_status: Vec<(String, u64)> =
-            totals.images.iter().map(|(status, n)| (format!("{{status=\"{status}\"}}"), *n)).collect();
-        let by_status: Vec<(&str, u64)> = by_status.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+        let by_status = [
+            ("{status=\"pending\"}", totals.pending),
+            ("{status=\"succeeded\"}", totals.succeeded),
+            ("{status=\"failed\"}", totals.failed),
+        ];
         gauge(&mut out, "imgbatch_images", "Images of every request, by status (all processes).", &by_status);
-        let pending = totals.images.iter().find(|(s, _)| *s == "pending").map_or(0, |(_, n)| *n);
-        gauge(&mut out, "imgbatch_queue_depth", "Images waiting to be processed (all processes).", &[("", pending)]);
+        gauge(
+            &mut out,
+            "imgbatch_queue_depth",
+            "Images waiting to be processed (all processes).",
+            &[("", totals.pending)],
+        );
         gauge(
             &mut out,
             "imgbatch_webhooks_pending",
@@ -143,7 +152,7 @@ mod tests {
         m.download.observe(Duration::from_millis(30));
         m.download.observe(Duration::from_secs(3));
         Metrics::inc(&m.images_failed);
-        let text = m.render(&Totals { images: [("pending", 1), ("succeeded", 2), ("failed", 3)], webhooks_pending: 0 });
+        let text = m.render(&Totals { pending: 1, succeeded: 2, failed: 3, webhooks_pending: 0 });
         assert!(text.contains("imgbatch_image_download_seconds_bucket{le=\"0.05\"} 1\n"), "{text}");
         assert!(text.contains("imgbatch_image_download_seconds_bucket{le=\"5\"} 2\n"), "{text}");
         assert!(text.contains("imgbatch_image_download_seconds_count 2\n"), "{text}");

@@ -8,9 +8,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     Config, api, db, net,
+    outage::Outages,
     queue::{Queue, worker::run_workers},
     state::{AppState, Inner},
     storage::Storage,
+    urls::Urls,
     webhook::{deliver::ATTEMPT_TIMEOUT, sign::WebhookSigner},
 };
 
@@ -29,7 +31,6 @@ pub struct Application {
     listener: Option<TcpListener>,
     state: AppState,
     roles: Roles,
-    token: CancellationToken,
 }
 
 impl Application {
@@ -55,8 +56,8 @@ impl Application {
             Some(l) => l.local_addr()?,
             None => config.bind,
         };
-        let public_base = config.public_base(address);
-        let storage = Storage::open(&config.storage)?;
+        let urls = Urls::new(&config.public_base(address));
+        let storage = Storage::open(&config.storage, config.s3_endpoint.as_deref())?;
         let queue = Queue::from_config(&config).await?;
         let signer = WebhookSigner::load_or_generate(&db, config.webhook_secret.as_ref()).await?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -66,15 +67,17 @@ impl Application {
             webhook_http: net::client(config.allow_private_urls, false, ATTEMPT_TIMEOUT),
             cpu: Arc::new(tokio::sync::Semaphore::new(cores)),
             jobs: tokio_util::task::TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            outages: Outages::new(config.outage_retry_max),
             metrics: Default::default(),
-            public_base,
+            urls,
             db,
             queue,
             storage,
             signer,
             config,
         });
-        Ok(Self { address, listener, state, roles, token: CancellationToken::new() })
+        Ok(Self { address, listener, state, roles })
     }
 
     /// The address the API listens on.
@@ -95,12 +98,13 @@ impl Application {
     /// A token that stops this application when cancelled: the API stops accepting, in-flight
     /// images finish, then [`run_until_stopped`](Self::run_until_stopped) returns.
     pub fn stopper(&self) -> CancellationToken {
-        self.token.clone()
+        self.state.shutdown.clone()
     }
 
     /// Runs until the stopper is cancelled, then lets in-flight jobs finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Self { listener, state, roles, token, .. } = self;
+        let Self { listener, state, roles, .. } = self;
+        let token = state.shutdown.clone();
         let api = async {
             if let Some(listener) = listener {
                 let app = api::router(state.clone());
@@ -113,7 +117,7 @@ impl Application {
         };
         let workers = async {
             if roles.workers {
-                run_workers(state.clone(), token.clone()).await;
+                run_workers(state.clone()).await;
                 drain(&state).await;
             }
         };

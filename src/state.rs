@@ -5,9 +5,9 @@ use std::{ops::Deref, sync::Arc};
 
 use sea_orm::DatabaseConnection;
 use tokio::sync::Semaphore;
-use tokio_util::task::TaskTracker;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{Config, queue::Queue, storage::Storage, webhook::sign::WebhookSigner};
+use crate::{Config, outage::Outages, queue::Queue, storage::Storage, urls::Urls, webhook::sign::WebhookSigner};
 
 /// Shared state; cheap to clone.
 #[derive(Clone)]
@@ -17,8 +17,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     /// The validated settings.
     pub config: Config,
-    /// The base of every URL handed out (`IMGBATCH_PUBLIC_URL`, or the bound address).
-    pub public_base: String,
+    /// Builds every URL handed out.
+    pub urls: Urls,
     /// The database.
     pub db: DatabaseConnection,
     /// The job queue.
@@ -35,6 +35,10 @@ pub struct Inner {
     pub cpu: Arc<Semaphore>,
     /// Jobs in flight; shutdown waits for them.
     pub jobs: TaskTracker,
+    /// Cancelled when the app stops: the API stops accepting, workers stop taking jobs.
+    pub shutdown: CancellationToken,
+    /// Outages of the database, store and queue as this process sees them.
+    pub outages: Outages,
     /// What this process counted, for `/metrics`.
     pub metrics: crate::metrics::Metrics,
 }

@@ -12,8 +12,12 @@ use std::{
 use anyhow::Context;
 use bytes::Bytes;
 use object_store::{
-    ObjectStore, ObjectStoreExt, PutPayload, aws::AmazonS3Builder, local::LocalFileSystem, memory::InMemory,
-    path::Path, prefix::PrefixStore,
+    BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    aws::{AmazonS3Builder, AmazonS3ConfigKey},
+    local::LocalFileSystem,
+    memory::InMemory,
+    path::Path,
+    prefix::PrefixStore,
 };
 use sha2::{Digest, Sha256};
 
@@ -93,15 +97,29 @@ pub struct Storage {
 }
 
 impl Storage {
-    /// The store a location names.
-    pub fn open(location: &StorageLocation) -> anyhow::Result<Self> {
+    /// The store a location names; `endpoint` overrides `AWS_ENDPOINT_URL` for S3.
+    pub fn open(location: &StorageLocation, endpoint: Option<&str>) -> anyhow::Result<Self> {
         match location {
             StorageLocation::Local(dir) => Self::local(dir),
             StorageLocation::S3 { bucket, prefix } => {
-                let s3 = AmazonS3Builder::from_env()
+                let mut builder = AmazonS3Builder::from_env()
                     .with_bucket_name(bucket)
-                    .build()
-                    .context("IMGBATCH_STORAGE: cannot configure S3 (check the AWS_* variables)")?;
+                    // A put that fails is retried by the pipeline, for as long as the store is
+                    // down; the client's own retries only smooth over blips. Its defaults (ten
+                    // retries over three minutes, 30 s per request) would hold an image, and
+                    // `/readyz`, for minutes.
+                    .with_retry(RetryConfig {
+                        backoff: BackoffConfig::default(),
+                        max_retries: 2,
+                        retry_timeout: std::time::Duration::from_secs(10),
+                    })
+                    .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout), "3s")
+                    .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), "15s");
+                if let Some(endpoint) = endpoint {
+                    builder = builder.with_endpoint(endpoint);
+                }
+                let s3 =
+                    builder.build().context("IMGBATCH_STORAGE: cannot configure S3 (check the AWS_* variables)")?;
                 let store: Arc<dyn ObjectStore> = match prefix.is_empty() {
                     true => Arc::new(s3),
                     false => Arc::new(PrefixStore::new(s3, prefix.as_str())),

@@ -6,8 +6,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     db::entities::{image, product, request, webhook_attempt, webhook_delivery},
-    domain::status::{Counts, ImageStatus, RequestStatus},
-    webhook::event::output_csv_url,
+    domain::{
+        ids::{DeliveryId, RequestId},
+        quality::Quality,
+        status::{Counts, DeliveryState, ImageStatus, RequestStatus},
+    },
+    urls::Urls,
 };
 
 /// Paging of a list.
@@ -40,7 +44,8 @@ fn default_limit() -> u64 {
 }))]
 pub struct RequestAccepted {
     /// The new request's id.
-    pub request_id: String,
+    #[schema(value_type = String)]
+    pub request_id: RequestId,
     /// Always `queued`.
     pub status: RequestStatus,
     /// Product rows accepted.
@@ -69,7 +74,8 @@ pub struct RequestAccepted {
 }))]
 pub struct RequestOut {
     /// The request id.
-    pub request_id: String,
+    #[schema(value_type = String)]
+    pub request_id: RequestId,
     /// Where it stands.
     pub status: RequestStatus,
     /// When it was accepted.
@@ -81,7 +87,8 @@ pub struct RequestOut {
     /// Where its completion webhook goes.
     pub webhook_url: Option<String>,
     /// JPEG quality used.
-    pub quality: u8,
+    #[schema(value_type = u8)]
+    pub quality: Quality,
     /// Product and image counts.
     pub counts: Counts,
     /// Finished images in percent (0–100).
@@ -92,13 +99,13 @@ pub struct RequestOut {
 
 impl RequestOut {
     /// A stored request as the API shows it.
-    pub fn new(r: request::Model, public_base: &str) -> Self {
+    pub fn new(r: request::Model, urls: &Urls) -> Self {
         let counts = Counts::new(r.products as u64, r.images as u64, r.succeeded as u64, r.failed as u64);
         Self {
-            output_csv_url: output_csv_url(public_base, &r.id),
-            status: RequestStatus::parse(&r.status),
+            output_csv_url: urls.output_csv(r.id),
+            status: r.status,
             progress: counts.progress(),
-            quality: r.quality.clamp(1, 100) as u8,
+            quality: r.quality,
             request_id: r.id,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -158,11 +165,11 @@ pub struct ImageOut {
 
 impl ImageOut {
     /// A stored image as the API shows it.
-    pub fn new(i: image::Model, public_base: &str) -> Self {
+    pub fn new(i: image::Model, urls: &Urls) -> Self {
         Self {
             position: i.position as u32,
-            status: ImageStatus::parse(&i.status),
-            output_url: i.output_key.as_deref().map(|k| file_url(public_base, k)),
+            status: i.status,
+            output_url: i.output_key.as_deref().map(|k| urls.file(k)),
             input_url: i.input_url,
             error: i.error,
             input_bytes: i.input_bytes.map(|n| n as u64),
@@ -171,11 +178,6 @@ impl ImageOut {
             height: i.height.map(|n| n as u32),
         }
     }
-}
-
-/// The absolute URL of a stored output.
-pub fn file_url(public_base: &str, key: &str) -> String {
-    format!("{public_base}/files/{key}")
 }
 
 /// One product row and its images.
@@ -203,11 +205,11 @@ pub struct ProductOut {
 
 impl ProductOut {
     /// A stored product with its images as the API shows it.
-    pub fn new((p, images): (product::Model, Vec<image::Model>), public_base: &str) -> Self {
+    pub fn new((p, images): (product::Model, Vec<image::Model>), urls: &Urls) -> Self {
         Self {
             serial_number: p.serial_number,
             product_name: p.name,
-            images: images.into_iter().map(|i| ImageOut::new(i, public_base)).collect(),
+            images: images.into_iter().map(|i| ImageOut::new(i, urls)).collect(),
         }
     }
 }
@@ -245,11 +247,12 @@ pub struct ProductPage {
 }))]
 pub struct DeliveryOut {
     /// The `webhook-id`, the same on every attempt.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: DeliveryId,
     /// Where it is sent.
     pub url: String,
     /// `pending` (an attempt is queued or due), `succeeded` or `failed` (every scheduled attempt failed).
-    pub status: String,
+    pub status: DeliveryState,
     /// When the next attempt is due, while pending.
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// The body sent.

@@ -4,17 +4,20 @@
 use std::io::Read;
 
 use axum::{
-    extract::{FromRequestParts, Multipart, Path, multipart::Field},
+    extract::{FromRequestParts, Multipart, Path, Query, multipart::Field, rejection::QueryRejection},
     http::request::Parts,
 };
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::dto::Pagination;
 use crate::{
+    db::{self, entities::request},
+    domain::{ids::RequestId, quality::Quality},
     error::ApiError,
     manifest::{self, Manifest, ManifestError},
     net,
-    pipeline::intake::Submission,
+    queue::intake::Submission,
     state::AppState,
 };
 
@@ -62,13 +65,10 @@ pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submis
         Some(u) => Some(parse_webhook_url(&u, state.config.allow_private_urls).await?),
         None => None,
     };
-    let quality =
-        match quality {
-            None => state.config.jpeg_quality,
-            Some(q) => q.trim().parse::<u8>().ok().filter(|q| (1..=100).contains(q)).ok_or_else(|| {
-                ApiError::bad_request(format!("quality must be a whole number from 1 to 100, got {q:?}"))
-            })?,
-        };
+    let quality = match quality {
+        None => state.config.jpeg_quality,
+        Some(q) => Quality::parse(&q).map_err(ApiError::BadRequest)?,
+    };
     Ok(Submission { manifest: manifest?, webhook_url, quality })
 }
 
@@ -174,8 +174,35 @@ impl Read for ChannelReader {
     }
 }
 
-/// A path segment such as `{id}`; a malformed one is answered as a problem, like every error.
+/// A path segment such as `{key}`; a malformed one is answered as a problem, like every error.
 pub struct PathParam(pub String);
+
+/// The request id of a path such as `/api/v1/requests/{id}`; a malformed id is answered 404, as
+/// an unknown one is.
+pub struct RequestPath(pub RequestId);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let PathParam(raw) = PathParam::from_request_parts(parts, state).await?;
+        raw.parse().map(Self).map_err(|_| ApiError::NotFound("request"))
+    }
+}
+
+/// An accepted request by id, or 404.
+pub async fn find_request(state: &AppState, id: RequestId) -> Result<request::Model, ApiError> {
+    db::requests::find(&state.db, id).await?.ok_or(ApiError::NotFound("request"))
+}
+
+/// Validated paging parameters.
+pub fn check_page(page: Result<Query<Pagination>, QueryRejection>) -> Result<Pagination, ApiError> {
+    let Query(page) = page.map_err(|e| ApiError::bad_request(format!("bad paging parameters: {}", e.body_text())))?;
+    if !(1..=1000).contains(&page.limit) {
+        return Err(ApiError::bad_request(format!("limit must be from 1 to 1000, got {}", page.limit)));
+    }
+    Ok(page)
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for PathParam {
     type Rejection = ApiError;

@@ -2,11 +2,9 @@
 
 use axum::{extract::State, http::header, response::IntoResponse};
 
-use super::dto::file_url;
-use super::extract::PathParam;
+use super::extract::{RequestPath, find_request};
 use crate::{
     db,
-    domain::status::RequestStatus,
     error::{ApiError, Problem, Result},
     manifest::{OutputRow, render},
     state::AppState,
@@ -28,9 +26,9 @@ use crate::{
                 "detail": "the request is processing; the output CSV is available once every image has finished (3 of 5 so far)"})),
     )
 )]
-pub async fn get_output_csv(State(state): State<AppState>, PathParam(id): PathParam) -> Result<impl IntoResponse> {
-    let request = super::requests::find(&state, &id).await?;
-    let status = RequestStatus::parse(&request.status);
+pub async fn get_output_csv(State(state): State<AppState>, RequestPath(id): RequestPath) -> Result<impl IntoResponse> {
+    let request = find_request(&state, id).await?;
+    let status = request.status;
     if !status.is_final() {
         return Err(ApiError::Conflict(format!(
             "the request is {}; the output CSV is available once every image has finished ({} of {} so far)",
@@ -39,13 +37,10 @@ pub async fn get_output_csv(State(state): State<AppState>, PathParam(id): PathPa
             request.images
         )));
     }
-    let products =
-        db::requests::products(&state.db, request.id.parse().expect("stored ids are UUIDs"), 0, None).await?;
+    let products = db::requests::products(&state.db, request.id, 0, None).await?;
     let outputs: Vec<Vec<Option<String>>> = products
         .iter()
-        .map(|(_, images)| {
-            images.iter().map(|i| i.output_key.as_deref().map(|k| file_url(&state.public_base, k))).collect()
-        })
+        .map(|(_, images)| images.iter().map(|i| i.output_key.as_deref().map(|k| state.urls.file(k))).collect())
         .collect();
     let rows = products.iter().zip(&outputs).map(|((p, images), outs)| OutputRow {
         serial_number: p.serial_number,

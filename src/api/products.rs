@@ -5,11 +5,13 @@ use axum::{
     extract::{Query, State, rejection::QueryRejection},
 };
 
-use super::dto::{Pagination, ProductOut, ProductPage};
-use super::extract::PathParam;
+use super::{
+    dto::{Pagination, ProductOut, ProductPage},
+    extract::{RequestPath, check_page, find_request},
+};
 use crate::{
     db,
-    error::{ApiError, Problem, Result},
+    error::{Problem, Result},
     state::AppState,
 };
 
@@ -27,23 +29,12 @@ use crate::{
 )]
 pub async fn list_products(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    RequestPath(id): RequestPath,
     page: Result<Query<Pagination>, QueryRejection>,
 ) -> Result<Json<ProductPage>> {
     let Pagination { offset, limit } = check_page(page)?;
-    let request = super::requests::find(&state, &id).await?;
-    let rows =
-        db::requests::products(&state.db, request.id.parse().expect("stored ids are UUIDs"), offset, Some(limit))
-            .await?;
-    let items = rows.into_iter().map(|p| ProductOut::new(p, &state.public_base)).collect();
+    let request = find_request(&state, id).await?;
+    let rows = db::requests::products(&state.db, request.id, offset, Some(limit)).await?;
+    let items = rows.into_iter().map(|p| ProductOut::new(p, &state.urls)).collect();
     Ok(Json(ProductPage { items, total: request.products as u64, offset, limit }))
-}
-
-/// Validates paging parameters.
-pub fn check_page(page: Result<Query<Pagination>, QueryRejection>) -> Result<Pagination> {
-    let Query(page) = page.map_err(|e| ApiError::bad_request(format!("bad paging parameters: {}", e.body_text())))?;
-    if !(1..=1000).contains(&page.limit) {
-        return Err(ApiError::bad_request(format!("limit must be from 1 to 1000, got {}", page.limit)));
-    }
-    Ok(page)
 }

@@ -7,18 +7,16 @@ use axum::{
     response::IntoResponse,
 };
 
-use super::extract::PathParam;
 use super::{
     dto::{Pagination, RequestAccepted, RequestOut, RequestPage},
-    extract::{UploadForm, read_upload},
+    extract::{RequestPath, UploadForm, check_page, find_request, read_upload},
 };
 use crate::{
     db,
-    domain::{ids::RequestId, status::RequestStatus},
+    domain::status::RequestStatus,
     error::{ApiError, Problem, Result},
-    pipeline::intake,
+    queue::intake,
     state::AppState,
-    webhook::event::output_csv_url,
 };
 
 /// Upload a product CSV
@@ -43,6 +41,10 @@ use crate::{
                 "errors": [{"line": 3, "column": 3, "message": "image URL \"ftp://x/a.jpg\" must start with http:// or https://"},
                            {"line": 4, "column": 1, "message": "S. No. 1 already used on line 2"}]})),
         (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database or the job queue is down; nothing was kept. Try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait before trying again")),
+            example = json!({"type": "https://imgbatch.dev/problems/unavailable", "title": "A dependency is unavailable", "status": 503,
+                "detail": "the database is unavailable; try again shortly"})),
     )
 )]
 pub async fn create_request(
@@ -53,13 +55,13 @@ pub async fn create_request(
         form.map_err(|e| ApiError::bad_request(format!("expected a multipart/form-data body: {}", e.body_text())))?;
     let submission = read_upload(&state, form).await?;
     let id = intake::submit(&state, &submission).await?;
-    let status_url = format!("{}/api/v1/requests/{id}", state.public_base);
+    let status_url = state.urls.request(id);
     let body = RequestAccepted {
-        request_id: id.to_string(),
+        request_id: id,
         status: RequestStatus::Queued,
         products: submission.manifest.products.len() as u64,
         images: submission.manifest.image_count() as u64,
-        output_csv_url: output_csv_url(&state.public_base, &id.to_string()),
+        output_csv_url: state.urls.output_csv(id),
         status_url: status_url.clone(),
     };
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, status_url)], Json(body)))
@@ -80,9 +82,9 @@ pub async fn list_requests(
     State(state): State<AppState>,
     page: std::result::Result<Query<Pagination>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RequestPage>> {
-    let Pagination { offset, limit } = super::products::check_page(page)?;
+    let Pagination { offset, limit } = check_page(page)?;
     let (rows, total) = db::requests::list(&state.db, offset, limit).await?;
-    let items = rows.into_iter().map(|r| RequestOut::new(r, &state.public_base)).collect();
+    let items = rows.into_iter().map(|r| RequestOut::new(r, &state.urls)).collect();
     Ok(Json(RequestPage { items, total, offset, limit }))
 }
 
@@ -95,15 +97,11 @@ pub async fn list_requests(
     responses(
         (status = 200, description = "The request", body = RequestOut),
         (status = 404, description = "No such request", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is down; try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))),
     )
 )]
-pub async fn get_request(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Json<RequestOut>> {
-    let request = find(&state, &id).await?;
-    Ok(Json(RequestOut::new(request, &state.public_base)))
-}
-
-/// Loads a request by the id in a path, answering 404 for a malformed or unknown id.
-pub async fn find(state: &AppState, id: &str) -> Result<db::entities::request::Model> {
-    let id: RequestId = id.parse().map_err(|_| ApiError::NotFound("request"))?;
-    db::requests::find(&state.db, id).await?.ok_or(ApiError::NotFound("request"))
+pub async fn get_request(State(state): State<AppState>, RequestPath(id): RequestPath) -> Result<Json<RequestOut>> {
+    let request = find_request(&state, id).await?;
+    Ok(Json(RequestOut::new(request, &state.urls)))
 }

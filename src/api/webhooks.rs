@@ -2,13 +2,18 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 
-use super::dto::DeliveryOut;
-use super::extract::PathParam;
+use std::time::Duration;
+
+use super::{
+    dto::DeliveryOut,
+    extract::{RequestPath, find_request},
+};
 use crate::{
     db::{self, entities::webhook_delivery},
+    domain::ids::RequestId,
     error::{ApiError, Problem, Result},
+    outage::Part,
     state::AppState,
-    webhook::deliver::redeliver,
 };
 
 /// Get the completion webhook
@@ -22,8 +27,8 @@ use crate::{
         (status = 404, description = "No such request, or it has no webhook (none given, or not finished yet)", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_webhook(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Json<DeliveryOut>> {
-    let delivery = find_delivery(&state, &id).await?;
+pub async fn get_webhook(State(state): State<AppState>, RequestPath(id): RequestPath) -> Result<Json<DeliveryOut>> {
+    let delivery = find_delivery(&state, id).await?;
     Ok(Json(delivery_out(&state, delivery).await?))
 }
 
@@ -41,17 +46,24 @@ pub async fn get_webhook(State(state): State<AppState>, PathParam(id): PathParam
 )]
 pub async fn redeliver_webhook(
     State(state): State<AppState>,
-    PathParam(id): PathParam,
+    RequestPath(id): RequestPath,
 ) -> Result<(StatusCode, Json<DeliveryOut>)> {
-    let delivery = find_delivery(&state, &id).await?;
-    let delivery = redeliver(&state, &delivery.id).await?.ok_or(ApiError::NotFound("webhook delivery"))?;
+    let delivery = find_delivery(&state, id).await?;
+    let delivery =
+        db::webhooks::reopen(&state.db, &delivery.id).await?.ok_or(ApiError::NotFound("webhook delivery"))?;
+    // If this fails the delivery is still pending and due: the recovery pass queues it.
+    state
+        .queue
+        .deliver_webhook(&delivery.id, delivery.attempts, Duration::ZERO)
+        .await
+        .map_err(|e| ApiError::unavailable(Part::Queue, &format!("{e:#}")))?;
     Ok((StatusCode::ACCEPTED, Json(delivery_out(&state, delivery).await?)))
 }
 
 /// The delivery of the request whose id is in the path.
-async fn find_delivery(state: &AppState, request_id: &str) -> Result<webhook_delivery::Model> {
-    let request = super::requests::find(state, request_id).await?;
-    db::webhooks::for_request(&state.db, &request.id).await?.ok_or(ApiError::NotFound("webhook delivery"))
+async fn find_delivery(state: &AppState, request_id: RequestId) -> Result<webhook_delivery::Model> {
+    let request = find_request(state, request_id).await?;
+    db::webhooks::for_request(&state.db, request.id).await?.ok_or(ApiError::NotFound("webhook delivery"))
 }
 
 async fn delivery_out(state: &AppState, delivery: webhook_delivery::Model) -> Result<DeliveryOut> {

@@ -1,5 +1,5 @@
-//! Images: load one for its job, count attempts, and record its outcome together with the
-//! request's counters.
+//! Images: load one for its job, count its server's failures, and record its outcome together
+//! with the request's counters.
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QuerySelect,
@@ -7,24 +7,31 @@ use sea_orm::{
 };
 
 use super::entities::{image, request, webhook_delivery};
-use crate::domain::{ids::ImageId, status::ImageStatus};
+use crate::domain::{
+    ids::ImageId,
+    status::{DeliveryState, ImageStatus},
+};
+
+/// A compressed image, stored.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// Its storage key.
+    pub output_key: String,
+    /// Bytes downloaded.
+    pub input_bytes: u64,
+    /// Bytes stored.
+    pub output_bytes: u64,
+    /// Output width.
+    pub width: u32,
+    /// Output height.
+    pub height: u32,
+}
 
 /// How an image ended.
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// Compressed and stored.
-    Succeeded {
-        /// Storage key of the output.
-        output_key: String,
-        /// Bytes downloaded.
-        input_bytes: u64,
-        /// Bytes stored.
-        output_bytes: u64,
-        /// Output width.
-        width: u32,
-        /// Output height.
-        height: u32,
-    },
+    Succeeded(Stored),
     /// Given up on, with a reason the merchant can read.
     Failed {
         /// Why.
@@ -34,7 +41,7 @@ pub enum Outcome {
 
 /// Images of every request by status, and webhook deliveries still pending, for `/metrics`.
 pub async fn totals(db: &impl ConnectionTrait) -> Result<crate::metrics::Totals, DbErr> {
-    let rows: Vec<(String, i64)> = image::Entity::find()
+    let rows: Vec<(ImageStatus, i64)> = image::Entity::find()
         .select_only()
         .column(image::Column::Status)
         .column_as(image::Column::Id.count(), "n")
@@ -42,41 +49,40 @@ pub async fn totals(db: &impl ConnectionTrait) -> Result<crate::metrics::Totals,
         .into_tuple()
         .all(db)
         .await?;
-    let count = |status: ImageStatus| rows.iter().find(|(s, _)| s == status.as_str()).map_or(0, |(_, n)| *n as u64);
+    let count = |status: ImageStatus| rows.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n as u64);
     let webhooks_pending = webhook_delivery::Entity::find()
-        .filter(webhook_delivery::Column::Status.eq(super::webhooks::state::PENDING))
+        .filter(webhook_delivery::Column::Status.eq(DeliveryState::Pending))
         .count(db)
         .await?;
     Ok(crate::metrics::Totals {
-        images: [
-            ("pending", count(ImageStatus::Pending)),
-            ("succeeded", count(ImageStatus::Succeeded)),
-            ("failed", count(ImageStatus::Failed)),
-        ],
+        pending: count(ImageStatus::Pending),
+        succeeded: count(ImageStatus::Succeeded),
+        failed: count(ImageStatus::Failed),
         webhooks_pending,
     })
 }
 
 /// An image and the request it belongs to.
 pub async fn load(db: &impl ConnectionTrait, id: ImageId) -> Result<Option<(image::Model, request::Model)>, DbErr> {
-    let Some(img) = image::Entity::find_by_id(id.to_string()).one(db).await? else {
+    let Some(img) = image::Entity::find_by_id(id).one(db).await? else {
         return Ok(None);
     };
-    let req = request::Entity::find_by_id(img.request_id.clone())
+    let req = request::Entity::find_by_id(img.request_id)
         .one(db)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("request of image {id}")))?;
     Ok(Some((img, req)))
 }
 
-/// Counts one more download attempt; returns the new count.
-pub async fn bump_attempts(db: &impl ConnectionTrait, id: &str) -> Result<i32, DbErr> {
-    let rows = image::Entity::update_many()
+/// Counts one more failure of the image's own server.
+pub async fn count_failed_attempt(db: &impl ConnectionTrait, id: ImageId) -> Result<(), DbErr> {
+    image::Entity::update_many()
         .col_expr(image::Column::Attempts, Expr::col(image::Column::Attempts).add(1))
+        .col_expr(image::Column::UpdatedAt, super::now().into())
         .filter(image::Column::Id.eq(id))
-        .exec_with_returning(db)
+        .exec(db)
         .await?;
-    Ok(rows.first().map_or(0, |r| r.attempts))
+    Ok(())
 }
 
 /// Records a pending image's outcome and counts it on its request. Returns the request as it
@@ -89,23 +95,23 @@ pub async fn record(
     let now = super::now();
     let mut update = image::Entity::update_many()
         .col_expr(image::Column::UpdatedAt, now.into())
-        .filter(image::Column::Id.eq(img.id.as_str()))
-        .filter(image::Column::Status.eq(ImageStatus::Pending.as_str()));
+        .filter(image::Column::Id.eq(img.id))
+        .filter(image::Column::Status.eq(ImageStatus::Pending));
     let counter = match outcome {
-        Outcome::Succeeded { output_key, input_bytes, output_bytes, width, height } => {
+        Outcome::Succeeded(s) => {
             update = update
-                .col_expr(image::Column::Status, ImageStatus::Succeeded.as_str().into())
-                .col_expr(image::Column::OutputKey, output_key.as_str().into())
-                .col_expr(image::Column::InputBytes, (*input_bytes as i64).into())
-                .col_expr(image::Column::OutputBytes, (*output_bytes as i64).into())
-                .col_expr(image::Column::Width, (*width as i32).into())
-                .col_expr(image::Column::Height, (*height as i32).into())
+                .col_expr(image::Column::Status, ImageStatus::Succeeded.into())
+                .col_expr(image::Column::OutputKey, s.output_key.as_str().into())
+                .col_expr(image::Column::InputBytes, (s.input_bytes as i64).into())
+                .col_expr(image::Column::OutputBytes, (s.output_bytes as i64).into())
+                .col_expr(image::Column::Width, (s.width as i32).into())
+                .col_expr(image::Column::Height, (s.height as i32).into())
                 .col_expr(image::Column::Error, Option::<String>::None.into());
             request::Column::Succeeded
         }
         Outcome::Failed { error } => {
             update = update
-                .col_expr(image::Column::Status, ImageStatus::Failed.as_str().into())
+                .col_expr(image::Column::Status, ImageStatus::Failed.into())
                 .col_expr(image::Column::Error, error.as_str().into());
             request::Column::Failed
         }
@@ -116,7 +122,7 @@ pub async fn record(
     let rows = request::Entity::update_many()
         .col_expr(counter, Expr::col(counter).add(1))
         .col_expr(request::Column::UpdatedAt, now.into())
-        .filter(request::Column::Id.eq(img.request_id.as_str()))
+        .filter(request::Column::Id.eq(img.request_id))
         .exec_with_returning(txn)
         .await?;
     Ok(rows.into_iter().next())

@@ -10,7 +10,9 @@ pub mod webhooks;
 use std::time::Duration;
 
 use anyhow::Context;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, TransactionTrait,
+};
 
 use migration::MigratorTrait;
 
@@ -26,8 +28,12 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
+        // SQLite has one writer at a time: more connections only queue on its lock. PostgreSQL
+        // takes the API's reads and every worker's writes at once.
         .max_connections(if url.starts_with("sqlite") { 8 } else { 20 })
-        .acquire_timeout(Duration::from_secs(30));
+        // While the database refuses connections, callers learn it within this (an API answers
+        // 503, a job waits and retries) rather than queueing for the pool.
+        .acquire_timeout(Duration::from_secs(10));
     let db = Database::connect(options).await.context("DATABASE_URL: cannot connect to the database")?;
     if url.starts_with("sqlite") {
         // WAL lets readers (progress polling) go on while a worker writes.
@@ -61,6 +67,34 @@ const MIGRATION_LOCK: i64 = 0x696d_6762_6174_6368;
 /// Checks that the database answers.
 pub async fn ping(db: &DatabaseConnection) -> anyhow::Result<()> {
     db.ping().await.context("database unreachable")
+}
+
+/// True when `e` says the database could not be reached or is too busy (connections refused or
+/// dropped, the pool exhausted, the server shutting down, SQLite's lock held too long), rather than
+/// that a statement was wrong: a state that passes, answered with 503 and retried.
+pub fn is_unavailable(e: &DbErr) -> bool {
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => sqlx_unavailable(e),
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match e {
+        Error::Io(_) | Error::Tls(_) | Error::Protocol(_) | Error::PoolTimedOut | Error::PoolClosed => true,
+        Error::WorkerCrashed => true,
+        // PostgreSQL: connection exceptions (08…), operator intervention such as a terminated
+        // session (57P…), too many connections, a database not accepting connections. SQLite:
+        // busy and locked, with their extended codes.
+        Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || matches!(code.as_ref(), "53300" | "55000" | "5" | "6" | "261" | "262" | "517" | "773")
+        }),
+        _ => false,
+    }
 }
 
 /// The file of a `sqlite:` database URL, if it names one.

@@ -12,6 +12,7 @@ use crate::{
     domain::{
         DEFAULT_TENANT,
         ids::{ImageId, ProductId, RequestId},
+        quality::Quality,
         status::{ImageStatus, RequestStatus},
     },
     manifest::Manifest,
@@ -23,8 +24,8 @@ pub struct NewRequest<'a> {
     pub id: RequestId,
     /// Where to send the completion webhook.
     pub webhook_url: Option<&'a str>,
-    /// JPEG quality for its images.
-    pub quality: u8,
+    /// Encoder quality for its images.
+    pub quality: Quality,
 }
 
 /// Rows per multi-row INSERT; keeps each statement well under SQLite's bound-parameter limit.
@@ -37,14 +38,14 @@ pub async fn insert_manifest(
     manifest: &Manifest,
 ) -> Result<Vec<ImageId>, DbErr> {
     let now = super::now();
-    let request_id = new.id.to_string();
+    let request_id = new.id;
     request::Entity::insert(request::ActiveModel {
-        id: Set(request_id.clone()),
+        id: Set(request_id),
         tenant_id: Set(DEFAULT_TENANT.into()),
-        status: Set(RequestStatus::Queued.as_str().into()),
+        status: Set(RequestStatus::Queued),
         accepted: Set(false),
         webhook_url: Set(new.webhook_url.map(str::to_owned)),
-        quality: Set(new.quality.into()),
+        quality: Set(new.quality),
         products: Set(manifest.products.len() as i32),
         images: Set(manifest.image_count() as i32),
         succeeded: Set(0),
@@ -60,11 +61,11 @@ pub async fn insert_manifest(
     let mut images = Vec::with_capacity(manifest.image_count());
     let mut image_ids = Vec::with_capacity(manifest.image_count());
     for (position, p) in manifest.products.iter().enumerate() {
-        let product_id = ProductId::new().to_string();
+        let product_id = ProductId::new();
         products.push(product::ActiveModel {
-            id: Set(product_id.clone()),
+            id: Set(product_id),
             tenant_id: Set(DEFAULT_TENANT.into()),
-            request_id: Set(request_id.clone()),
+            request_id: Set(request_id),
             position: Set(position as i32),
             line: Set(p.line as i64),
             serial_number: Set(p.serial_number.get()),
@@ -74,13 +75,13 @@ pub async fn insert_manifest(
             let id = ImageId::new();
             image_ids.push(id);
             images.push(image::ActiveModel {
-                id: Set(id.to_string()),
+                id: Set(id),
                 tenant_id: Set(DEFAULT_TENANT.into()),
-                request_id: Set(request_id.clone()),
-                product_id: Set(product_id.clone()),
+                request_id: Set(request_id),
+                product_id: Set(product_id),
                 position: Set(i as i32),
                 input_url: Set(url.as_str().to_owned()),
-                status: Set(ImageStatus::Pending.as_str().into()),
+                status: Set(ImageStatus::Pending),
                 attempts: Set(0),
                 error: Set(None),
                 output_key: Set(None),
@@ -105,7 +106,7 @@ pub async fn insert_manifest(
 
 /// One accepted request by id.
 pub async fn find(db: &impl ConnectionTrait, id: RequestId) -> Result<Option<request::Model>, DbErr> {
-    request::Entity::find_by_id(id.to_string())
+    request::Entity::find_by_id(id)
         .filter(request::Column::TenantId.eq(DEFAULT_TENANT))
         .filter(request::Column::Accepted.eq(true))
         .one(db)
@@ -139,9 +140,8 @@ pub async fn products(
     offset: u64,
     limit: Option<u64>,
 ) -> Result<Vec<ProductWithImages>, DbErr> {
-    let mut query = product::Entity::find()
-        .filter(product::Column::RequestId.eq(id.to_string()))
-        .order_by_asc(product::Column::Position);
+    let mut query =
+        product::Entity::find().filter(product::Column::RequestId.eq(id)).order_by_asc(product::Column::Position);
     // SQLite accepts OFFSET only after a LIMIT.
     if let Some(limit) = limit {
         query = query.offset(offset).limit(limit);
@@ -150,13 +150,13 @@ pub async fn products(
     if products.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = image::Entity::find().filter(image::Column::RequestId.eq(id.to_string()));
+    let mut query = image::Entity::find().filter(image::Column::RequestId.eq(id));
     if limit.is_some() {
-        query = query.filter(image::Column::ProductId.is_in(products.iter().map(|p| p.id.clone())));
+        query = query.filter(image::Column::ProductId.is_in(products.iter().map(|p| p.id)));
     }
-    let mut by_product: HashMap<String, Vec<image::Model>> = HashMap::new();
+    let mut by_product: HashMap<ProductId, Vec<image::Model>> = HashMap::new();
     for img in query.order_by_asc(image::Column::Position).all(db).await? {
-        by_product.entry(img.product_id.clone()).or_default().push(img);
+        by_product.entry(img.product_id).or_default().push(img);
     }
     Ok(products
         .into_iter()
@@ -168,12 +168,12 @@ pub async fn products(
 }
 
 /// Marks a queued request as processing once its first image starts.
-pub async fn mark_processing(db: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
+pub async fn mark_processing(db: &impl ConnectionTrait, id: RequestId) -> Result<(), DbErr> {
     request::Entity::update_many()
-        .col_expr(request::Column::Status, RequestStatus::Processing.as_str().into())
+        .col_expr(request::Column::Status, RequestStatus::Processing.into())
         .col_expr(request::Column::UpdatedAt, super::now().into())
         .filter(request::Column::Id.eq(id))
-        .filter(request::Column::Status.eq(RequestStatus::Queued.as_str()))
+        .filter(request::Column::Status.eq(RequestStatus::Queued))
         .exec(db)
         .await?;
     Ok(())
@@ -182,16 +182,16 @@ pub async fn mark_processing(db: &impl ConnectionTrait, id: &str) -> Result<(), 
 /// Sets a request's final status unless it already has one; true when this call set it.
 pub async fn finish(
     txn: &impl ConnectionTrait,
-    id: &str,
+    id: RequestId,
     status: RequestStatus,
     completed_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool, DbErr> {
     let result = request::Entity::update_many()
-        .col_expr(request::Column::Status, status.as_str().into())
+        .col_expr(request::Column::Status, status.into())
         .col_expr(request::Column::CompletedAt, Some(completed_at).into())
         .col_expr(request::Column::UpdatedAt, completed_at.into())
         .filter(request::Column::Id.eq(id))
-        .filter(request::Column::Status.is_in([RequestStatus::Queued.as_str(), RequestStatus::Processing.as_str()]))
+        .filter(request::Column::Status.is_in([RequestStatus::Queued, RequestStatus::Processing]))
         .exec(txn)
         .await?;
     Ok(result.rows_affected == 1)
@@ -201,7 +201,7 @@ pub async fn finish(
 pub async fn mark_accepted(db: &impl ConnectionTrait, id: RequestId) -> Result<(), DbErr> {
     request::Entity::update_many()
         .col_expr(request::Column::Accepted, true.into())
-        .filter(request::Column::Id.eq(id.to_string()))
+        .filter(request::Column::Id.eq(id))
         .exec(db)
         .await?;
     Ok(())
@@ -213,23 +213,23 @@ pub async fn unaccepted_before(
     db: &impl ConnectionTrait,
     cutoff: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<RequestId>, DbErr> {
-    let rows = request::Entity::find()
+    request::Entity::find()
+        .select_only()
+        .column(request::Column::Id)
         .filter(request::Column::Accepted.eq(false))
         .filter(request::Column::CreatedAt.lt(cutoff))
+        .into_tuple()
         .all(db)
-        .await?;
-    Ok(rows.iter().filter_map(|r| r.id.parse().ok()).collect())
+        .await
 }
 
-/// Removes a request and everything under it (used when it could not be queued).
+/// Removes a request and everything under it (used when it could not be queued). The rows are
+/// removed child first rather than by the foreign keys' cascade, which SQLite applies only on
+/// connections that enabled it.
 pub async fn delete(db: &impl ConnectionTrait, id: RequestId) -> Result<(), DbErr> {
-    let id = id.to_string();
-    webhook_delivery::Entity::delete_many()
-        .filter(webhook_delivery::Column::RequestId.eq(id.as_str()))
-        .exec(db)
-        .await?;
-    image::Entity::delete_many().filter(image::Column::RequestId.eq(id.as_str())).exec(db).await?;
-    product::Entity::delete_many().filter(product::Column::RequestId.eq(id.as_str())).exec(db).await?;
+    webhook_delivery::Entity::delete_many().filter(webhook_delivery::Column::RequestId.eq(id)).exec(db).await?;
+    image::Entity::delete_many().filter(image::Column::RequestId.eq(id)).exec(db).await?;
+    product::Entity::delete_many().filter(product::Column::RequestId.eq(id)).exec(db).await?;
     request::Entity::delete_by_id(id).exec(db).await?;
     Ok(())
 }

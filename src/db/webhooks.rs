@@ -3,34 +3,28 @@
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 use super::entities::{webhook_attempt, webhook_delivery};
-use crate::domain::{DEFAULT_TENANT, ids::DeliveryId};
-
-/// Delivery states, as stored.
-pub mod state {
-    /// Not delivered yet; an attempt is queued or due.
-    pub const PENDING: &str = "pending";
-    /// The receiver answered 2xx.
-    pub const SUCCEEDED: &str = "succeeded";
-    /// Every scheduled attempt failed.
-    pub const FAILED: &str = "failed";
-}
+use crate::domain::{
+    DEFAULT_TENANT,
+    ids::{DeliveryId, RequestId},
+    status::DeliveryState,
+};
 
 /// Records a delivery to be made (the outbox row), due now.
 pub async fn insert_delivery(
     txn: &impl ConnectionTrait,
-    request_id: &str,
+    request_id: RequestId,
     url: &str,
     payload: &str,
 ) -> Result<DeliveryId, DbErr> {
     let id = DeliveryId::new();
     let now = super::now();
     webhook_delivery::Entity::insert(webhook_delivery::ActiveModel {
-        id: Set(id.0.clone()),
+        id: Set(id.clone()),
         tenant_id: Set(DEFAULT_TENANT.into()),
-        request_id: Set(request_id.into()),
+        request_id: Set(request_id),
         url: Set(url.into()),
         payload: Set(payload.into()),
-        status: Set(state::PENDING.into()),
+        status: Set(DeliveryState::Pending),
         attempts: Set(0),
         next_attempt_at: Set(Some(now)),
         created_at: Set(now),
@@ -44,40 +38,43 @@ pub async fn insert_delivery(
 /// The delivery of a request, if it has one.
 pub async fn for_request(
     db: &impl ConnectionTrait,
-    request_id: &str,
+    request_id: RequestId,
 ) -> Result<Option<webhook_delivery::Model>, DbErr> {
     webhook_delivery::Entity::find().filter(webhook_delivery::Column::RequestId.eq(request_id)).one(db).await
 }
 
 /// A delivery by id.
 pub async fn find(db: &impl ConnectionTrait, id: &DeliveryId) -> Result<Option<webhook_delivery::Model>, DbErr> {
-    webhook_delivery::Entity::find_by_id(id.0.clone()).one(db).await
+    webhook_delivery::Entity::find_by_id(id.clone()).one(db).await
 }
 
 /// Every attempt of a delivery, oldest first.
-pub async fn attempts(db: &impl ConnectionTrait, id: &str) -> Result<Vec<webhook_attempt::Model>, DbErr> {
+pub async fn attempts(db: &impl ConnectionTrait, id: &DeliveryId) -> Result<Vec<webhook_attempt::Model>, DbErr> {
     webhook_attempt::Entity::find()
-        .filter(webhook_attempt::Column::DeliveryId.eq(id))
+        .filter(webhook_attempt::Column::DeliveryId.eq(id.clone()))
         .order_by_asc(webhook_attempt::Column::Number)
         .all(db)
         .await
 }
 
-/// Claims attempt number `done + 1` of a pending delivery, which is not due again before
-/// `lease_until`. Only one job can claim a given number, so a duplicate or stale job sends nothing.
+/// Claims attempt number `done + 1` of a pending delivery that is due, so that it is not due
+/// again before `lease_until`. Only one job can claim a given number, so a duplicate or stale
+/// job sends nothing.
 pub async fn claim_attempt(
     db: &impl ConnectionTrait,
     id: &DeliveryId,
     done: i32,
+    now: chrono::DateTime<chrono::Utc>,
     lease_until: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<webhook_delivery::Model>, DbErr> {
     let rows = webhook_delivery::Entity::update_many()
         .col_expr(webhook_delivery::Column::Attempts, (done + 1).into())
         .col_expr(webhook_delivery::Column::NextAttemptAt, Some(lease_until).into())
-        .col_expr(webhook_delivery::Column::UpdatedAt, super::now().into())
-        .filter(webhook_delivery::Column::Id.eq(id.0.as_str()))
+        .col_expr(webhook_delivery::Column::UpdatedAt, now.into())
+        .filter(webhook_delivery::Column::Id.eq(id.clone()))
         .filter(webhook_delivery::Column::Attempts.eq(done))
-        .filter(webhook_delivery::Column::Status.eq(state::PENDING))
+        .filter(webhook_delivery::Column::Status.eq(DeliveryState::Pending))
+        .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
         .exec_with_returning(db)
         .await?;
     Ok(rows.into_iter().next())
@@ -93,14 +90,14 @@ pub struct AttemptResult {
     pub duration_ms: u64,
 }
 
-/// Records attempt `number` and moves the delivery to `status`, next due at `next_attempt_at`.
+/// Records attempt `number` and moves the delivery to `state`, next due at `next_attempt_at`.
 pub async fn record_attempt(
     txn: &impl ConnectionTrait,
     delivery: &webhook_delivery::Model,
     number: i32,
     attempted_at: chrono::DateTime<chrono::Utc>,
     result: &AttemptResult,
-    status: &str,
+    state: DeliveryState,
     next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), DbErr> {
     webhook_attempt::Entity::insert(webhook_attempt::ActiveModel {
@@ -116,10 +113,10 @@ pub async fn record_attempt(
     .exec(txn)
     .await?;
     webhook_delivery::Entity::update_many()
-        .col_expr(webhook_delivery::Column::Status, status.into())
+        .col_expr(webhook_delivery::Column::Status, state.into())
         .col_expr(webhook_delivery::Column::NextAttemptAt, next_attempt_at.into())
         .col_expr(webhook_delivery::Column::UpdatedAt, super::now().into())
-        .filter(webhook_delivery::Column::Id.eq(delivery.id.as_str()))
+        .filter(webhook_delivery::Column::Id.eq(delivery.id.clone()))
         .filter(webhook_delivery::Column::Attempts.eq(number))
         .exec(txn)
         .await?;
@@ -127,12 +124,12 @@ pub async fn record_attempt(
 }
 
 /// Makes a delivery pending again and due now (a redelivery); returns it.
-pub async fn reopen(db: &impl ConnectionTrait, id: &str) -> Result<Option<webhook_delivery::Model>, DbErr> {
+pub async fn reopen(db: &impl ConnectionTrait, id: &DeliveryId) -> Result<Option<webhook_delivery::Model>, DbErr> {
     let rows = webhook_delivery::Entity::update_many()
-        .col_expr(webhook_delivery::Column::Status, state::PENDING.into())
+        .col_expr(webhook_delivery::Column::Status, DeliveryState::Pending.into())
         .col_expr(webhook_delivery::Column::NextAttemptAt, Some(super::now()).into())
         .col_expr(webhook_delivery::Column::UpdatedAt, super::now().into())
-        .filter(webhook_delivery::Column::Id.eq(id))
+        .filter(webhook_delivery::Column::Id.eq(id.clone()))
         .exec_with_returning(db)
         .await?;
     Ok(rows.into_iter().next())
@@ -144,7 +141,7 @@ pub async fn due(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<webhook_delivery::Model>, DbErr> {
     webhook_delivery::Entity::find()
-        .filter(webhook_delivery::Column::Status.eq(state::PENDING))
+        .filter(webhook_delivery::Column::Status.eq(DeliveryState::Pending))
         .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
         .all(db)
         .await

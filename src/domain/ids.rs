@@ -1,15 +1,30 @@
 //! Typed ids. Each wraps a time-ordered UUID, so rows sort by creation and ids cannot be mixed up.
+//! They are stored as text and typed in the entities: a stored id is parsed once, when its row is
+//! read, and a malformed one is an error there, never a panic later.
 
 use std::{fmt, str::FromStr};
 
+use sea_orm::DeriveValueType;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+/// Primary keys must say whether an auto-increment can make them; these are made here.
+macro_rules! not_auto_increment {
+    ($name:ident) => {
+        impl sea_orm::TryFromU64 for $name {
+            fn try_from_u64(_: u64) -> Result<Self, sea_orm::DbErr> {
+                Err(sea_orm::DbErr::ConvertFromU64(stringify!($name)))
+            }
+        }
+    };
+}
 
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, DeriveValueType)]
         #[serde(transparent)]
+        #[sea_orm(value_type = "String")]
         pub struct $name(pub Uuid);
 
         impl $name {
@@ -32,6 +47,8 @@ macro_rules! uuid_id {
                 Uuid::parse_str(s).map(Self)
             }
         }
+
+        not_auto_increment!($name);
     };
 }
 
@@ -49,9 +66,15 @@ uuid_id!(
 );
 
 /// A webhook delivery; also its `webhook-id` header, the same on every attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, DeriveValueType)]
 #[serde(transparent)]
-pub struct DeliveryId(pub String);
+#[sea_orm(value_type = "String")]
+pub struct DeliveryId(String);
+
+/// A delivery id that is not `msg_` followed by 32 hex digits.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("not a delivery id: {0:?}")]
+pub struct BadDeliveryId(String);
 
 impl DeliveryId {
     /// A new delivery id, `msg_` followed by a time-ordered UUID.
@@ -59,10 +82,42 @@ impl DeliveryId {
     pub fn new() -> Self {
         Self(format!("msg_{}", Uuid::now_v7().simple()))
     }
+
+    /// The id as sent in `webhook-id`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Display for DeliveryId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+impl FromStr for DeliveryId {
+    type Err = BadDeliveryId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.strip_prefix("msg_") {
+            Some(hex) if hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(Self(s.to_owned())),
+            _ => Err(BadDeliveryId(s.to_owned())),
+        }
+    }
+}
+
+not_auto_increment!(DeliveryId);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_text() {
+        let id = ImageId::new();
+        assert_eq!(id.to_string().parse::<ImageId>().unwrap(), id);
+        let d = DeliveryId::new();
+        assert_eq!(d.to_string().parse::<DeliveryId>().unwrap(), d);
+        assert!("msg_nothex".parse::<DeliveryId>().is_err());
+        assert!("not-a-uuid".parse::<RequestId>().is_err());
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod ids;
 pub mod product;
+pub mod quality;
 pub mod status;
 
 /// The tenant every row belongs to until authentication brings more than one.

@@ -1,11 +1,53 @@
-//! Request and image statuses, and the one rule that turns image outcomes into a request status.
+//! Request, image and delivery statuses, and the one rule that turns image outcomes into a
+//! request status. Each is stored by its name and typed in the entities: a name that is not one
+//! of these is an error when the row is read, never a default.
 
+use std::{fmt, str::FromStr};
+
+use sea_orm::DeriveValueType;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// A stored status name that is none of the known ones.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown {kind} {name:?}")]
+pub struct UnknownStatus {
+    kind: &'static str,
+    name: String,
+}
+
+/// Names, parsing and display of a status enum, from one list.
+macro_rules! named {
+    ($ty:ident, $kind:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The stored and serialised name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name),+ }
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = UnknownStatus;
+            fn from_str(s: &str) -> Result<Self, UnknownStatus> {
+                match s {
+                    $($name => Ok(Self::$variant),)+
+                    other => Err(UnknownStatus { kind: $kind, name: other.to_owned() }),
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 /// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, DeriveValueType)]
 #[serde(rename_all = "snake_case")]
+#[sea_orm(value_type = "String")]
 pub enum RequestStatus {
     /// Accepted; no image has started yet.
     Queued,
@@ -19,29 +61,15 @@ pub enum RequestStatus {
     Failed,
 }
 
+named!(RequestStatus, "request status", {
+    Queued => "queued",
+    Processing => "processing",
+    Completed => "completed",
+    CompletedWithErrors => "completed_with_errors",
+    Failed => "failed",
+});
+
 impl RequestStatus {
-    /// The stored and serialised name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Processing => "processing",
-            Self::Completed => "completed",
-            Self::CompletedWithErrors => "completed_with_errors",
-            Self::Failed => "failed",
-        }
-    }
-
-    /// Reads a stored name; unknown names read as `processing` so a request is never shown finished by mistake.
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "queued" => Self::Queued,
-            "completed" => Self::Completed,
-            "completed_with_errors" => Self::CompletedWithErrors,
-            "failed" => Self::Failed,
-            _ => Self::Processing,
-        }
-    }
-
     /// True once every image has finished.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Completed | Self::CompletedWithErrors | Self::Failed)
@@ -58,8 +86,9 @@ impl RequestStatus {
 }
 
 /// Where one image stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, DeriveValueType)]
 #[serde(rename_all = "snake_case")]
+#[sea_orm(value_type = "String")]
 pub enum ImageStatus {
     /// Waiting, downloading or compressing.
     Pending,
@@ -69,25 +98,30 @@ pub enum ImageStatus {
     Failed,
 }
 
-impl ImageStatus {
-    /// The stored and serialised name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-        }
-    }
+named!(ImageStatus, "image status", {
+    Pending => "pending",
+    Succeeded => "succeeded",
+    Failed => "failed",
+});
 
-    /// Reads a stored name.
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "succeeded" => Self::Succeeded,
-            "failed" => Self::Failed,
-            _ => Self::Pending,
-        }
-    }
+/// Where a webhook delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, DeriveValueType)]
+#[serde(rename_all = "snake_case")]
+#[sea_orm(value_type = "String")]
+pub enum DeliveryState {
+    /// Not delivered yet; an attempt is queued or due.
+    Pending,
+    /// The receiver answered 2xx.
+    Succeeded,
+    /// Every scheduled attempt failed (a redelivery makes it pending again).
+    Failed,
 }
+
+named!(DeliveryState, "delivery state", {
+    Pending => "pending",
+    Succeeded => "succeeded",
+    Failed => "failed",
+});
 
 /// How many products and images a request has, and how its images stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -140,9 +174,21 @@ mod tests {
             RequestStatus::CompletedWithErrors,
             RequestStatus::Failed,
         ] {
-            assert_eq!(RequestStatus::parse(s.as_str()), s);
+            assert_eq!(s.as_str().parse::<RequestStatus>().unwrap(), s);
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
+        for s in [ImageStatus::Pending, ImageStatus::Succeeded, ImageStatus::Failed] {
+            assert_eq!(s.as_str().parse::<ImageStatus>().unwrap(), s);
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
+
+    #[test]
+    fn an_unknown_stored_name_is_an_error_not_a_default() {
+        let err = "done".parse::<ImageStatus>().unwrap_err();
+        assert_eq!(err.to_string(), "unknown image status \"done\"");
+        assert!("".parse::<RequestStatus>().is_err());
+        assert!("PENDING".parse::<DeliveryState>().is_err());
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 pub mod header;
 pub mod parse;
+pub mod problem;
 pub mod render;
 
-pub use parse::{CsvProblem, Limits, MAX_PROBLEMS, Manifest, ManifestError, Product, parse};
+pub use parse::{Limits, Manifest, ManifestError, Product, parse};
+pub use problem::{CsvProblem, MAX_PROBLEMS};
 pub use render::{OutputRow, render};

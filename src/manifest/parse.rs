@@ -3,22 +3,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read};
 
-use super::header::{Column, HeaderMap, inspect_header};
+use super::{
+    header::{Column, HeaderMap, inspect_header},
+    problem::{CsvProblem, MAX_PROBLEMS},
+};
 use crate::domain::product::{ImageUrl, ProductName, SerialNumber};
-
-/// Most problems reported for one file; reading stops once this many are found.
-pub const MAX_PROBLEMS: usize = 100;
-
-/// One problem found in an uploaded CSV.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct CsvProblem {
-    /// 1-based line of the file; the header is line 1.
-    pub line: u64,
-    /// 1-based column, when the problem is in one cell.
-    pub column: Option<u64>,
-    /// What is wrong, in words a merchant understands.
-    pub message: String,
-}
 
 /// One data row of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,17 +6,12 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use url::Url;
 
-use super::error::{JobError, chain};
+use super::attempt::{Attempt, chain};
 use crate::net;
 
 /// Downloads `url` into memory, refusing more than `max_bytes`.
-pub async fn fetch(
-    client: &reqwest::Client,
-    url: &Url,
-    max_bytes: u64,
-    allow_private: bool,
-) -> Result<Bytes, JobError> {
-    net::check_url(url, allow_private).map_err(|e| JobError::Permanent(e.to_string()))?;
+pub async fn fetch(client: &reqwest::Client, url: &Url, max_bytes: u64, allow_private: bool) -> Result<Bytes, Attempt> {
+    net::check_url(url, allow_private).map_err(|e| Attempt::Permanent(e.to_string()))?;
     let response = client.get(url.clone()).send().await.map_err(classify)?;
     let status = response.status();
     if !status.is_success() {
@@ -24,9 +19,9 @@ pub async fn fetch(
         let transient = status.is_server_error()
             || status == StatusCode::TOO_MANY_REQUESTS
             || status == StatusCode::REQUEST_TIMEOUT;
-        return Err(if transient { JobError::Retry(msg) } else { JobError::Permanent(msg) });
+        return Err(if transient { Attempt::Transient(msg) } else { Attempt::Permanent(msg) });
     }
-    let too_large = || JobError::Permanent(format!("the image is larger than the limit of {max_bytes} bytes"));
+    let too_large = || Attempt::Permanent(format!("the image is larger than the limit of {max_bytes} bytes"));
     let declared = response.content_length();
     if declared.is_some_and(|len| len > max_bytes) {
         return Err(too_large());
@@ -43,16 +38,16 @@ pub async fn fetch(
     Ok(body.freeze())
 }
 
-fn classify(err: reqwest::Error) -> JobError {
+fn classify(err: reqwest::Error) -> Attempt {
     if let Some(refused) = net::refusal(&err) {
-        return JobError::Permanent(refused.to_string());
+        return Attempt::Permanent(refused.to_string());
     }
     let what = chain(&err);
     if err.is_timeout() {
-        JobError::Retry(format!("the download timed out ({what})"))
+        Attempt::Transient(format!("the download timed out ({what})"))
     } else if err.is_builder() || err.is_redirect() {
-        JobError::Permanent(what)
+        Attempt::Permanent(what)
     } else {
-        JobError::Retry(what)
+        Attempt::Transient(what)
     }
 }

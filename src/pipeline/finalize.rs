@@ -2,8 +2,6 @@
 //! transaction sets the final status and writes the webhook delivery (an outbox row), so a crash
 //! between finishing and sending loses nothing.
 
-use std::time::Duration;
-
 use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
 
 use crate::{
@@ -13,24 +11,29 @@ use crate::{
         images::Outcome,
     },
     domain::{ids::DeliveryId, status::RequestStatus},
-    queue::jobs::DeliverWebhook,
     state::AppState,
+    urls::Urls,
     webhook::event::RequestCompleted,
 };
 
+/// What recording an outcome did.
+#[derive(Debug)]
+pub struct Recorded {
+    /// False when the image had already finished (a duplicate job): nothing was counted.
+    pub counted: bool,
+    /// The webhook delivery to queue, when this outcome finished a request that has a webhook.
+    pub webhook: Option<DeliveryId>,
+}
+
 /// Records `outcome` for a pending image; when it was the request's last, finishes the request
-/// and queues its webhook. False when the image had already finished (a duplicate job).
-pub async fn record_outcome(state: &AppState, img: &image::Model, outcome: Outcome) -> anyhow::Result<bool> {
+/// and writes its webhook delivery, in the same transaction.
+pub async fn record_outcome(state: &AppState, img: &image::Model, outcome: Outcome) -> Result<Recorded, DbErr> {
     let txn = state.db.begin().await?;
-    let (recorded, delivery) = match db::images::record(&txn, img, &outcome).await? {
-        Some(request) => (true, finish_if_done(&txn, &request, &state.public_base).await?),
-        None => (false, None),
+    let recorded = match db::images::record(&txn, img, &outcome).await? {
+        Some(request) => Recorded { counted: true, webhook: finish_if_done(&txn, &request, &state.urls).await? },
+        None => Recorded { counted: false, webhook: None },
     };
     txn.commit().await?;
-    if let Some(delivery_id) = delivery {
-        let job = DeliverWebhook { delivery_id, attempt: 0 };
-        state.queue.push_webhook(job, Duration::ZERO).await?;
-    }
     Ok(recorded)
 }
 
@@ -39,7 +42,7 @@ pub async fn record_outcome(state: &AppState, img: &image::Model, outcome: Outco
 pub async fn finish_if_done(
     txn: &impl ConnectionTrait,
     request: &request::Model,
-    public_base: &str,
+    urls: &Urls,
 ) -> Result<Option<DeliveryId>, DbErr> {
     let finished = i64::from(request.succeeded) + i64::from(request.failed);
     if finished < i64::from(request.images) {
@@ -47,14 +50,14 @@ pub async fn finish_if_done(
     }
     let status = RequestStatus::final_from(request.succeeded as u64, request.failed as u64);
     let completed_at = db::now();
-    if !db::requests::finish(txn, &request.id, status, completed_at).await? {
+    if !db::requests::finish(txn, request.id, status, completed_at).await? {
         return Ok(None);
     }
     tracing::info!(request = %request.id, status = status.as_str(), "request finished");
     let Some(url) = &request.webhook_url else {
         return Ok(None);
     };
-    let event = RequestCompleted::new(request, status, completed_at, public_base);
+    let event = RequestCompleted::new(request, status, completed_at, urls);
     let payload = serde_json::to_string(&event).map_err(|e| DbErr::Custom(e.to_string()))?;
-    db::webhooks::insert_delivery(txn, &request.id, url, &payload).await.map(Some)
+    db::webhooks::insert_delivery(txn, request.id, url, &payload).await.map(Some)
 }

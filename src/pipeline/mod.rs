@@ -1,74 +1,109 @@
 //! What happens to one image: fetch → compress → store → record → finalize. Nothing here knows
-//! about HTTP handlers or the job queue's library; jobs call [`process_image`].
+//! about HTTP handlers or the job queue: [`process_image`] hands back what should happen next
+//! ([`Next`]) and the queue adapter carries it out.
 
+pub mod attempt;
 pub mod compress;
-pub mod error;
 pub mod fetch;
 pub mod finalize;
-pub mod intake;
-pub mod recover;
 
-use std::time::Duration;
-
-use anyhow::Context;
+use std::time::{Duration, Instant};
 
 use self::{
-    compress::{Compressed, Limits},
-    error::{JobError, ResultExt},
+    attempt::{Attempt, ResultExt, Verdict, decide},
+    compress::Limits,
 };
 use crate::{
-    db::{self, entities::image, images::Outcome},
-    domain::{ids::ImageId, status::ImageStatus},
+    db::{
+        self,
+        entities::image,
+        images::{Outcome, Stored},
+    },
+    domain::{
+        ids::{DeliveryId, ImageId},
+        quality::Quality,
+        status::ImageStatus,
+    },
     metrics::Metrics,
+    outage::Part,
     state::AppState,
     storage::StorageKey,
 };
 
-/// Attempts at one image before a transient failure becomes final.
-pub const MAX_IMAGE_ATTEMPTS: i32 = 4;
-
-/// Delay before retry number `attempt` (1-based) of a transient failure: 1 s, 4 s, 16 s…
-pub fn retry_delay(attempt: i32) -> Duration {
-    Duration::from_secs(4u64.saturating_pow(attempt.saturating_sub(1) as u32)).min(Duration::from_secs(300))
+/// What should happen after a job for one image.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Nothing more for this image: it is finished (now or by an earlier job). When it finished
+    /// its request, the request's webhook delivery is to be queued.
+    Finished {
+        /// The delivery written by the transaction that finished the request.
+        webhook: Option<DeliveryId>,
+    },
+    /// Run the image's job again after this long.
+    RetryAfter(Duration),
 }
 
-/// Processes one image job. Safe to run twice: a finished image is left alone. The error is
-/// for failures of our own parts (database, store, queue), which the queue retries.
-pub async fn process_image(state: &AppState, id: ImageId) -> anyhow::Result<()> {
-    let Some((img, request)) = db::images::load(&state.db, id).await? else {
-        return Ok(());
-    };
-    if ImageStatus::parse(&img.status) != ImageStatus::Pending {
-        return Ok(());
+/// Processes one image job. Safe to run twice: a finished image is left alone. Never fails: a
+/// failure of our own parts comes back as [`Next::RetryAfter`].
+pub async fn process_image(state: &AppState, id: ImageId) -> Next {
+    match run(state, id).await {
+        Ok(next) => next,
+        Err(ours) => after_ours(state, ours),
     }
-    let started = std::time::Instant::now();
-    db::requests::mark_processing(&state.db, &request.id).await?;
-    let attempt = db::images::bump_attempts(&state.db, &img.id).await?;
-    let quality = request.quality.clamp(1, 100) as u8;
-    let outcome = match attempt_image(state, &img, quality).await {
-        Ok(outcome) => outcome,
-        Err(JobError::Permanent(error)) => Outcome::Failed { error },
-        Err(JobError::Retry(error)) if attempt < MAX_IMAGE_ATTEMPTS => {
-            tracing::info!(image = %id, attempt, %error, "transient failure; retrying");
-            return state.queue.push_image_after(id, retry_delay(attempt)).await;
+}
+
+/// What follows a job whose body panicked: it is retried like any failure of our own parts.
+pub fn after_panic(state: &AppState, id: ImageId) -> Next {
+    after_ours(state, Attempt::Ours(Part::Worker, anyhow::anyhow!("the job for image {id} panicked")))
+}
+
+fn after_ours(state: &AppState, ours: Attempt) -> Next {
+    match decide(ours, 0, &state.outages) {
+        Verdict::Retry { after, .. } => Next::RetryAfter(after),
+        Verdict::Record(outcome) => unreachable!("a failure of our own parts is never recorded: {outcome:?}"),
+    }
+}
+
+/// One job; `Err` only for failures of our own parts, before or after the attempt itself.
+async fn run(state: &AppState, id: ImageId) -> Result<Next, Attempt> {
+    let loaded = db::images::load(&state.db, id).await.ours(Part::Database)?;
+    state.outages.up(Part::Database);
+    let Some((img, request)) = loaded.filter(|(img, _)| img.status == ImageStatus::Pending) else {
+        return Ok(Next::Finished { webhook: None });
+    };
+    let started = Instant::now();
+    db::requests::mark_processing(&state.db, request.id).await.ours(Part::Database)?;
+    let attempt = match attempt_image(state, &img, request.quality).await {
+        Ok(stored) => Attempt::Done(stored),
+        Err(failed) => failed,
+    };
+    match decide(attempt, img.attempts, &state.outages) {
+        Verdict::Retry { after, counted } => {
+            if counted {
+                db::images::count_failed_attempt(&state.db, img.id).await.ours(Part::Database)?;
+            }
+            Ok(Next::RetryAfter(after))
         }
-        Err(JobError::Retry(error)) => Outcome::Failed { error: format!("{error} (gave up after {attempt} attempts)") },
-    };
-    let counter = match outcome {
-        Outcome::Succeeded { .. } => &state.metrics.images_succeeded,
-        Outcome::Failed { .. } => &state.metrics.images_failed,
-    };
-    if finalize::record_outcome(state, &img, outcome).await? {
-        Metrics::inc(counter);
-        state.metrics.processing.observe(started.elapsed());
+        Verdict::Record(outcome) => {
+            let counter = match outcome {
+                Outcome::Succeeded(_) => &state.metrics.images_succeeded,
+                Outcome::Failed { .. } => &state.metrics.images_failed,
+            };
+            let recorded = finalize::record_outcome(state, &img, outcome).await.ours(Part::Database)?;
+            if recorded.counted {
+                Metrics::inc(counter);
+                state.metrics.processing.observe(started.elapsed());
+            }
+            Ok(Next::Finished { webhook: recorded.webhook })
+        }
     }
-    Ok(())
 }
 
-async fn attempt_image(state: &AppState, img: &image::Model, quality: u8) -> Result<Outcome, JobError> {
+/// Downloads, compresses and stores one image.
+async fn attempt_image(state: &AppState, img: &image::Model, quality: Quality) -> Result<Stored, Attempt> {
     let config = &state.config;
     let url = url::Url::parse(&img.input_url).permanent()?;
-    let download = std::time::Instant::now();
+    let download = Instant::now();
     let input = fetch::fetch(&state.image_http, &url, config.max_image_bytes.0, config.allow_private_urls).await;
     state.metrics.download.observe(download.elapsed());
     let input = input?;
@@ -78,16 +113,13 @@ async fn attempt_image(state: &AppState, img: &image::Model, quality: u8) -> Res
         // RGBA at the pixel limit, plus room for one rotation.
         max_alloc_bytes: config.max_image_pixels.saturating_mul(8),
     };
-    let compressed: Compressed = state
-        .run_cpu(move || compress::compress(&input, quality, &limits))
-        .await
-        .context("the compression task stopped")
-        .retry()?
-        .permanent()?;
+    let compressed =
+        state.run_cpu(move || compress::compress(&input, quality, &limits)).await.ours(Part::Worker)?.permanent()?;
     let key = StorageKey::for_jpeg(&compressed.bytes);
     let output_bytes = compressed.bytes.len() as u64;
-    state.storage.put(&key, compressed.bytes.into()).await.map_err(|e| JobError::Retry(format!("{e:#}")))?;
-    Ok(Outcome::Succeeded {
+    state.storage.put(&key, compressed.bytes.into()).await.ours(Part::Storage)?;
+    state.outages.up(Part::Storage);
+    Ok(Stored {
         output_key: key.as_str().to_owned(),
         input_bytes,
         output_bytes,

@@ -1,12 +1,17 @@
-//! The job queue. This is the only module that names apalis: the rest of imgbatch pushes jobs
-//! through [`Queue`] and is called back through `pipeline` and `webhook` functions.
+//! The job queue, and the work around it: accepting an upload (`intake`), the workers that run
+//! its jobs (`worker`) and the recovery pass (`recover`). This is the only module that names
+//! apalis or a job type. Callers say what they want ([`Queue::push_images`],
+//! [`Queue::retry_image`], [`Queue::deliver_webhook`]); `pipeline` and `webhook` hand back what
+//! should happen next and the worker adapters carry it out.
 //!
 //! The embedded queue is apalis' SQLite backend in its own file beside the database, so that job
 //! writes and request writes do not wait on one lock. With `REDIS_URL`, jobs go to Redis through
 //! apalis-redis, for workers on many machines. Neither backend's attempt counting or status API is
 //! relied on: retries are scheduled by imgbatch itself, and counts are kept in the database.
 
-pub mod jobs;
+pub mod intake;
+mod jobs;
+pub mod recover;
 pub mod worker;
 
 use std::time::Duration;
@@ -17,37 +22,31 @@ use apalis_redis::{ConnectionManager, RedisStorage};
 use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteStorage};
 
 use self::jobs::{DeliverWebhook, ProcessImage};
-use crate::{config::Config, domain::ids::ImageId};
+use crate::{
+    config::Config,
+    domain::ids::{DeliveryId, ImageId},
+};
 
 const IMAGE_QUEUE: &str = "process-image";
 const WEBHOOK_QUEUE: &str = "deliver-webhook";
 /// A dead worker's jobs go back to the queue after this many missed heartbeats (apalis-redis
 /// would wait ten by default: five minutes at its 30 s heartbeat).
 const MISSED_HEARTBEATS: usize = 2;
-/// Jobs pushed per statement when queueing a whole request.
+/// Jobs pushed per round trip when queueing a whole request: large enough that a 500,000-image
+/// upload is queued in seconds, small enough to stay under SQLite's bound-parameter limit.
 const PUSH_CHUNK: usize = 1000;
 
 /// The queue, chosen by configuration.
 #[derive(Clone)]
-pub enum Queue {
+pub struct Queue(Backend);
+
+/// The backends; only the worker adapters see them.
+#[derive(Clone)]
+enum Backend {
     /// apalis-sqlite in a local file.
-    Embedded {
-        /// Image jobs.
-        images: SqliteStorage<ProcessImage>,
-        /// Webhook jobs.
-        webhooks: SqliteStorage<DeliverWebhook>,
-        /// The queue database.
-        pool: SqlitePool,
-    },
+    Embedded { images: SqliteStorage<ProcessImage>, webhooks: SqliteStorage<DeliverWebhook>, pool: SqlitePool },
     /// apalis-redis.
-    Redis {
-        /// Image jobs.
-        images: RedisStorage<ProcessImage>,
-        /// Webhook jobs.
-        webhooks: RedisStorage<DeliverWebhook>,
-        /// The connection.
-        conn: ConnectionManager,
-    },
+    Redis { images: RedisStorage<ProcessImage>, webhooks: RedisStorage<DeliverWebhook>, conn: ConnectionManager },
 }
 
 impl Queue {
@@ -68,11 +67,11 @@ impl Queue {
                 .missed_heartbeats(MISSED_HEARTBEATS)
                 .batch_size(config.concurrency as usize)
         };
-        Ok(Self::Redis {
+        Ok(Self(Backend::Redis {
             images: RedisStorage::new(conn.clone()).with_config(cfg(IMAGE_QUEUE)),
             webhooks: RedisStorage::new(conn.clone()).with_config(cfg(WEBHOOK_QUEUE).batch_size(4)),
             conn,
-        })
+        }))
     }
 
     /// The embedded queue, creating its file and tables.
@@ -96,46 +95,48 @@ impl Queue {
                 .missed_heartbeats(MISSED_HEARTBEATS)
                 .batch_size(config.concurrency as usize)
         };
-        Ok(Self::Embedded {
+        Ok(Self(Backend::Embedded {
             images: SqliteStorage::new(&pool).with_config(cfg(IMAGE_QUEUE)),
             webhooks: SqliteStorage::new(&pool).with_config(cfg(WEBHOOK_QUEUE).batch_size(4)),
             pool,
-        })
+        }))
     }
 
     /// Queues one job per image.
     pub async fn push_images(&self, ids: &[ImageId]) -> anyhow::Result<()> {
-        match self {
-            Self::Embedded { images, .. } => push_chunks(images.clone(), ids).await,
-            Self::Redis { images, .. } => push_chunks(images.clone(), ids).await,
+        match &self.0 {
+            Backend::Embedded { images, .. } => push_chunks(images.clone(), ids).await,
+            Backend::Redis { images, .. } => push_chunks(images.clone(), ids).await,
         }
     }
 
     /// Queues an image again after `delay` (a retry).
-    pub async fn push_image_after(&self, image_id: ImageId, delay: Duration) -> anyhow::Result<()> {
+    pub async fn retry_image(&self, image_id: ImageId, delay: Duration) -> anyhow::Result<()> {
         let task = TaskBuilder::new(ProcessImage { image_id }).run_after(delay).build();
-        match self {
-            Self::Embedded { images, .. } => images.clone().push_task(task).await.map_err(anyhow::Error::new),
-            Self::Redis { images, .. } => images.clone().push_task(task).await.map_err(anyhow::Error::new),
+        match &self.0 {
+            Backend::Embedded { images, .. } => images.clone().push_task(task).await.map_err(anyhow::Error::new),
+            Backend::Redis { images, .. } => images.clone().push_task(task).await.map_err(anyhow::Error::new),
         }
         .context("queueing an image retry")
     }
 
-    /// Queues a webhook attempt to run after `delay`.
-    pub async fn push_webhook(&self, job: DeliverWebhook, delay: Duration) -> anyhow::Result<()> {
-        let task = TaskBuilder::new(job).run_after(delay).build();
-        match self {
-            Self::Embedded { webhooks, .. } => webhooks.clone().push_task(task).await.map_err(anyhow::Error::new),
-            Self::Redis { webhooks, .. } => webhooks.clone().push_task(task).await.map_err(anyhow::Error::new),
+    /// Queues the attempt after the `done` already made of a webhook delivery, to run after `delay`.
+    pub async fn deliver_webhook(&self, delivery_id: &DeliveryId, done: i32, delay: Duration) -> anyhow::Result<()> {
+        let task = TaskBuilder::new(DeliverWebhook { delivery_id: delivery_id.clone(), attempt: done })
+            .run_after(delay)
+            .build();
+        match &self.0 {
+            Backend::Embedded { webhooks, .. } => webhooks.clone().push_task(task).await.map_err(anyhow::Error::new),
+            Backend::Redis { webhooks, .. } => webhooks.clone().push_task(task).await.map_err(anyhow::Error::new),
         }
         .context("queueing a webhook attempt")
     }
 
     /// Checks that the queue answers.
     pub async fn ping(&self) -> anyhow::Result<()> {
-        match self {
-            Self::Embedded { pool, .. } => pool.acquire().await.map(drop).context("job queue unreachable"),
-            Self::Redis { conn, .. } => {
+        match &self.0 {
+            Backend::Embedded { pool, .. } => pool.acquire().await.map(drop).context("job queue unreachable"),
+            Backend::Redis { conn, .. } => {
                 redis::cmd("PING").query_async::<String>(&mut conn.clone()).await.map(drop).context("Redis unreachable")
             }
         }

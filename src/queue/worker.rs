@@ -1,5 +1,7 @@
-//! Workers: one apalis worker per job kind, whose handlers are thin adapters over
-//! `pipeline::process_image` and `webhook::deliver::deliver`.
+//! Workers: one apalis worker per job kind, whose handlers are thin adapters. Each runs the job
+//! body (`pipeline::process_image`, `webhook::deliver::deliver`) and carries out what it hands
+//! back: queue the image again, queue the next webhook attempt, or nothing. No apalis retry layer
+//! runs: whether and when to retry is decided by the job bodies alone.
 
 use std::time::Duration;
 
@@ -7,90 +9,114 @@ use apalis::prelude::*;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Queue,
+    Backend,
     jobs::{DeliverWebhook, ProcessImage},
 };
-use crate::state::AppState;
+use crate::{outage::Part, pipeline::Next, state::AppState, webhook::deliver::NextAttempt};
 
 /// How often an idle worker looks for jobs. Without a poll strategy an idle worker sleeps until
 /// its next heartbeat (a new upload's jobs waited up to 5 s), and a busy one re-polls an empty
 /// queue whenever anything else in its task wakes it.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
-/// Webhook attempts in flight per process.
+/// Webhook attempts in flight per process: receivers answer within 15 s or fail, so a few slots
+/// keep deliveries moving without letting slow receivers take many connections.
 const WEBHOOK_CONCURRENCY: usize = 8;
-
-/// Delay before an image job that failed in our own parts (database, store) runs again.
-const INTERNAL_RETRY: Duration = Duration::from_secs(30);
 
 async fn process_image(job: ProcessImage, state: Data<AppState>) -> Result<(), BoxDynError> {
     let state = AppState::clone(&state);
     let id = job.image_id;
-    let job_state = state.clone();
-    match tracked(&state, async move { crate::pipeline::process_image(&job_state, id).await }).await {
-        Ok(()) => Ok(()),
-        // The backends stop retrying after a fixed number of attempts (apalis-redis after 25
-        // within about five minutes): an outage longer than that would strand the image. Queue a
-        // fresh job instead, for as long as the outage lasts; the queue retries only if that fails.
-        Err(e) => {
-            tracing::warn!(image = %id, error = %e, "image job failed; trying again in 30 s");
-            state.queue.push_image_after(id, INTERNAL_RETRY).await.map_err(|p| format!("{e}; and {p:#}").into())
+    let body = state.clone();
+    let next = match state.jobs.spawn(async move { crate::pipeline::process_image(&body, id).await }).await {
+        Ok(next) => next,
+        Err(_) => crate::pipeline::after_panic(&state, id),
+    };
+    match next {
+        Next::Finished { webhook: None } => Ok(()),
+        Next::Finished { webhook: Some(delivery) } => {
+            carry_out(&state, || state.queue.deliver_webhook(&delivery, 0, Duration::ZERO)).await
         }
+        Next::RetryAfter(after) => carry_out(&state, || state.queue.retry_image(id, after)).await,
     }
 }
 
 async fn deliver_webhook(job: DeliverWebhook, state: Data<AppState>) -> Result<(), BoxDynError> {
     let state = AppState::clone(&state);
-    tracked(&state.clone(), async move { crate::webhook::deliver::deliver(&state, &job).await }).await
+    let body = state.clone();
+    let DeliverWebhook { delivery_id, attempt } = job;
+    let id = delivery_id.clone();
+    let next = match state.jobs.spawn(async move { crate::webhook::deliver::deliver(&body, &id, attempt).await }).await
+    {
+        Ok(next) => next,
+        Err(_) => crate::webhook::deliver::after_panic(&state, &delivery_id, attempt),
+    };
+    match next {
+        None => Ok(()),
+        Some(NextAttempt { done, after }) => {
+            carry_out(&state, || state.queue.deliver_webhook(&delivery_id, done, after)).await
+        }
+    }
 }
 
-/// Runs a job body as its own task on the app's tracker, so that a stopping worker does not drop
-/// it half-way (shutdown waits for the tracker); its error or panic is a failed attempt.
-async fn tracked(
-    state: &AppState,
-    job: impl Future<Output = anyhow::Result<()>> + Send + 'static,
-) -> Result<(), BoxDynError> {
-    match state.jobs.spawn(job).await {
-        Ok(result) => result.map_err(|e| format!("{e:#}").into()),
-        Err(e) if e.is_panic() => Err("the job panicked".into()),
-        Err(e) => Err(e.to_string().into()),
+/// Queues what a job body asked for. While the queue is down this job keeps its slot and tries
+/// again after the outage's wait, so the follow-up is never lost; a stop in the meantime leaves
+/// the job unacknowledged, and the queue runs it again after the restart.
+async fn carry_out<F, Fut>(state: &AppState, push: F) -> Result<(), BoxDynError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    loop {
+        match push().await {
+            Ok(()) => {
+                state.outages.up(Part::Queue);
+                return Ok(());
+            }
+            Err(e) => {
+                let wait = state.outages.down(Part::Queue, &e);
+                tokio::select! {
+                    _ = state.shutdown.cancelled() => return Err(format!("stopping with the queue down: {e:#}").into()),
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
     }
 }
 
 /// A worker for one queue, run under [`supervise`]; the same for every backend.
 macro_rules! worker {
-    ($name:expr, $backend:expr, $state:expr, $concurrency:expr, $handler:expr, $token:expr) => {{
-        let (name, backend, state, token) = ($name, $backend, $state.clone(), $token.clone());
-        supervise(name.clone(), state.config.worker_heartbeat, token.clone(), move || {
+    ($name:expr, $backend:expr, $state:expr, $concurrency:expr, $handler:expr) => {{
+        let (name, backend, state) = ($name, $backend, $state.clone());
+        supervise(name.clone(), state.clone(), move || {
             WorkerBuilder::new(name.clone())
                 .backend(backend.clone().poll_with_interval(POLL_INTERVAL))
                 .data(state.clone())
                 .concurrency($concurrency)
-                .retry(RetryPolicy::retries(2))
                 .build($handler)
-                .run_until(cancelled(token.clone()))
+                .run_until(cancelled(state.shutdown.clone()))
         })
     }};
 }
 
-/// Runs the workers until `token` is cancelled; in-flight jobs are left to the app's tracker.
-pub async fn run_workers(state: AppState, token: CancellationToken) {
-    let recovery = crate::pipeline::recover::run(state.clone(), token.clone());
+/// Runs the workers and the recovery pass until the app's shutdown token is cancelled; in-flight
+/// jobs are left to the app's tracker.
+pub async fn run_workers(state: AppState) {
+    let recovery = super::recover::run(state.clone());
     let host = state.config.worker_name.clone().unwrap_or_else(default_name);
     let images = format!("imgbatch-images-{host}");
     let webhooks = format!("imgbatch-webhooks-{host}");
     let concurrency = state.config.concurrency as usize;
-    match state.queue.clone() {
-        Queue::Embedded { images: i, webhooks: w, .. } => {
+    match state.queue.0.clone() {
+        Backend::Embedded { images: i, webhooks: w, .. } => {
             tokio::join!(
-                worker!(images, i, state, concurrency, process_image, token),
-                worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook, token),
+                worker!(images, i, state, concurrency, process_image),
+                worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook),
                 recovery
             );
         }
-        Queue::Redis { images: i, webhooks: w, .. } => {
+        Backend::Redis { images: i, webhooks: w, .. } => {
             tokio::join!(
-                worker!(images, i, state, concurrency, process_image, token),
-                worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook, token),
+                worker!(images, i, state, concurrency, process_image),
+                worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook),
                 recovery
             );
         }
@@ -102,26 +128,25 @@ async fn cancelled(token: CancellationToken) -> Result<(), WorkerError> {
     Ok(())
 }
 
-/// Runs a worker, starting it again when it stops with an error (such as its name still being
-/// registered by a previous run of this process, which clears after one heartbeat).
-async fn supervise<F, Fut>(name: String, heartbeat: Duration, token: CancellationToken, start: F)
+/// Runs a worker, starting it again when it stops with an error: its name still registered by a
+/// previous run of this process (which clears after one heartbeat), or its queue unreachable.
+async fn supervise<F, Fut>(name: String, state: AppState, start: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<(), WorkerError>>,
 {
+    let heartbeat = state.config.worker_heartbeat;
     loop {
         let result = start().await;
-        if token.is_cancelled() {
+        if state.shutdown.is_cancelled() {
             return;
         }
         match result {
             Ok(()) => tracing::warn!(worker = %name, "worker stopped; starting it again"),
-            Err(e) => {
-                tracing::warn!(worker = %name, error = %e, "worker failed; starting it again")
-            }
+            Err(e) => tracing::warn!(worker = %name, error = %e, "worker failed; starting it again"),
         }
         tokio::select! {
-            _ = token.cancelled() => return,
+            _ = state.shutdown.cancelled() => return,
             _ = tokio::time::sleep(heartbeat) => {}
         }
     }

@@ -1,43 +1,102 @@
-//! Delivering a webhook: claim the attempt, sign, POST (15 s), record the attempt, and schedule
-//! the next try by the retry schedule. Every attempt carries the same `webhook-id`.
+//! Delivering a webhook: claim the attempt, sign, POST (15 s), record the attempt, and say when the
+//! next try is due by the retry schedule. Every attempt carries the same `webhook-id`. Nothing
+//! here queues anything: [`deliver`] hands back the attempt to queue next, if any.
 
 use std::time::{Duration, Instant};
 
 use sea_orm::TransactionTrait;
 
 use crate::{
-    db::{
-        self,
-        entities::webhook_delivery,
-        webhooks::{AttemptResult, state},
-    },
-    domain::ids::DeliveryId,
+    db::{self, entities::webhook_delivery, webhooks::AttemptResult},
+    domain::{ids::DeliveryId, status::DeliveryState},
     metrics::Metrics,
     net,
-    pipeline::error::chain,
-    queue::jobs::DeliverWebhook,
+    outage::Part,
+    pipeline::attempt::chain,
     state::AppState,
 };
 
 /// Time a receiver has to answer.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long a claimed attempt is not due again; past it, a crashed attempt is made anew.
+/// How long a claimed attempt is not due again; past it, a crashed attempt is made anew. Longer
+/// than an attempt can take, so a slow receiver is never called twice at once.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
+/// A job that comes this early for its attempt waits for it in place; one earlier than that is
+/// queued again (the embedded queue schedules in whole seconds).
+const WAIT_IN_PLACE: Duration = Duration::from_secs(2);
 
-/// Makes attempt `done + 1` of a delivery, unless another job already has.
-pub async fn deliver(state: &AppState, job: &DeliverWebhook) -> anyhow::Result<()> {
-    let lease_until = db::now() + chrono::Duration::from_std(CLAIM_LEASE)?;
-    let Some(delivery) = db::webhooks::claim_attempt(&state.db, &job.delivery_id, job.attempt, lease_until).await?
-    else {
-        return Ok(());
+/// The webhook job to queue next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextAttempt {
+    /// Attempts already made; the job makes the one after.
+    pub done: i32,
+    /// How long from now.
+    pub after: Duration,
+}
+
+/// Makes attempt `done + 1` of a delivery once it is due, unless another job already has. Never
+/// fails: when the database is down, the same job comes back after the outage's wait.
+pub async fn deliver(state: &AppState, id: &DeliveryId, done: i32) -> Option<NextAttempt> {
+    match attempt(state, id, done).await {
+        Ok(next) => next,
+        Err(Failed { claimed, error }) => {
+            let wait = state.outages.down(Part::Database, &error);
+            // A claimed attempt stays claimed for its lease: the job after it can only run then.
+            Some(match claimed {
+                Some(number) => NextAttempt { done: number, after: wait.max(CLAIM_LEASE) },
+                None => NextAttempt { done, after: wait },
+            })
+        }
+    }
+}
+
+/// What follows a job whose body panicked: the same job once a claim it may have made has run
+/// out (if it had, that job finds nothing to do, and the recovery pass queues the attempt).
+pub fn after_panic(state: &AppState, id: &DeliveryId, done: i32) -> Option<NextAttempt> {
+    let wait = state.outages.down(Part::Worker, &anyhow::anyhow!("the job for webhook delivery {id} panicked"));
+    Some(NextAttempt { done, after: wait.max(CLAIM_LEASE) })
+}
+
+/// A database failure, and the attempt number claimed before it, if any.
+struct Failed {
+    claimed: Option<i32>,
+    error: anyhow::Error,
+}
+
+fn before_claim(error: impl Into<anyhow::Error>) -> Failed {
+    Failed { claimed: None, error: error.into() }
+}
+
+async fn attempt(state: &AppState, id: &DeliveryId, done: i32) -> Result<Option<NextAttempt>, Failed> {
+    let delivery = loop {
+        let now = db::now();
+        let lease_until = now + chrono::Duration::from_std(CLAIM_LEASE).map_err(before_claim)?;
+        if let Some(claimed) =
+            db::webhooks::claim_attempt(&state.db, id, done, now, lease_until).await.map_err(before_claim)?
+        {
+            break claimed;
+        }
+        // Not claimed: a duplicate or stale job (nothing to do), or a job that came early.
+        let Some(d) = db::webhooks::find(&state.db, id).await.map_err(before_claim)? else { return Ok(None) };
+        let due_in = match d.next_attempt_at {
+            Some(at) if d.status == DeliveryState::Pending && d.attempts == done => (at - now).to_std().ok(),
+            _ => None,
+        };
+        match due_in {
+            None => return Ok(None),
+            Some(wait) if wait <= WAIT_IN_PLACE => tokio::time::sleep(wait).await,
+            Some(wait) => return Ok(Some(NextAttempt { done, after: wait + Duration::from_secs(1) })),
+        }
     };
+    state.outages.up(Part::Database);
     let number = delivery.attempts;
+    let after_claim = |error: sea_orm::DbErr| Failed { claimed: Some(number), error: error.into() };
     let attempted_at = db::now();
     let started = Instant::now();
     let (status_code, error, refused) = match send(state, &delivery).await {
         Ok(code) if (200..300).contains(&code) => (Some(code), None, false),
         Ok(code) => (Some(code), Some(format!("the receiver answered {code}")), false),
-        Err(Failure { message, refused }) => (None, Some(message), refused),
+        Err(Refusal { message, refused }) => (None, Some(message), refused),
     };
     let result = AttemptResult { status_code, error, duration_ms: started.elapsed().as_millis() as u64 };
     // A refused address stays refused: retrying cannot help.
@@ -46,47 +105,47 @@ pub async fn deliver(state: &AppState, job: &DeliverWebhook) -> anyhow::Result<(
         false => state.config.webhook_retry_schedule.0.get(number as usize - 1).copied(),
     };
     let (new_state, next) = match (&result.error, retry_in) {
-        (None, _) => (state::SUCCEEDED, None),
-        (Some(_), Some(delay)) => (state::PENDING, Some(delay)),
-        (Some(_), None) => (state::FAILED, None),
+        (None, _) => (DeliveryState::Succeeded, None),
+        (Some(_), Some(delay)) => (DeliveryState::Pending, Some(delay)),
+        (Some(_), None) => (DeliveryState::Failed, None),
     };
     let next_at = next.map(|d| attempted_at + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
+    let txn = state.db.begin().await.map_err(after_claim)?;
+    db::webhooks::record_attempt(&txn, &delivery, number, attempted_at, &result, new_state, next_at)
+        .await
+        .map_err(after_claim)?;
+    txn.commit().await.map_err(after_claim)?;
     Metrics::inc(match new_state {
-        state::SUCCEEDED => &state.metrics.webhook_succeeded,
+        DeliveryState::Succeeded => &state.metrics.webhook_succeeded,
         _ => &state.metrics.webhook_failed,
     });
-    let txn = state.db.begin().await?;
-    db::webhooks::record_attempt(&txn, &delivery, number, attempted_at, &result, new_state, next_at).await?;
-    txn.commit().await?;
-    tracing::info!(delivery = %delivery.id, attempt = number, status = ?result.status_code, outcome = new_state, "webhook attempt");
-    if let Some(delay) = next {
-        queue_next_attempt(state, &delivery, delay).await?;
-    }
-    Ok(())
+    tracing::info!(delivery = %delivery.id, attempt = number, status = ?result.status_code, outcome = new_state.as_str(), "webhook attempt");
+    // Queued for the delay from now; the claim holds the job back until the attempt is due.
+    Ok(next.map(|after| NextAttempt { done: number, after }))
 }
 
 /// Why an attempt got no answer.
-struct Failure {
+struct Refusal {
     message: String,
     /// The outbound policy refused the address.
     refused: bool,
 }
 
-impl Failure {
+impl Refusal {
     fn other(message: String) -> Self {
         Self { message, refused: false }
     }
 }
 
 /// Sends one signed attempt; the receiver's status code, or why there was none.
-async fn send(state: &AppState, delivery: &webhook_delivery::Model) -> Result<u16, Failure> {
-    let url = url::Url::parse(&delivery.url).map_err(|e| Failure::other(format!("invalid webhook URL: {e}")))?;
+async fn send(state: &AppState, delivery: &webhook_delivery::Model) -> Result<u16, Refusal> {
+    let url = url::Url::parse(&delivery.url).map_err(|e| Refusal::other(format!("invalid webhook URL: {e}")))?;
     net::check_url(&url, state.config.allow_private_urls)
-        .map_err(|e| Failure { message: e.to_string(), refused: true })?;
+        .map_err(|e| Refusal { message: e.to_string(), refused: true })?;
     let signed = state
         .signer
-        .sign(&delivery.id, chrono::Utc::now().timestamp(), delivery.payload.as_bytes())
-        .map_err(|e| Failure::other(format!("{e:#}")))?;
+        .sign(delivery.id.as_str(), chrono::Utc::now().timestamp(), delivery.payload.as_bytes())
+        .map_err(|e| Refusal::other(format!("{e:#}")))?;
     let response = state
         .webhook_http
         .post(url)
@@ -98,39 +157,9 @@ async fn send(state: &AppState, delivery: &webhook_delivery::Model) -> Result<u1
         .send()
         .await
         .map_err(|e| match net::refusal(&e) {
-            Some(refused) => Failure { message: refused.to_string(), refused: true },
-            None if e.is_timeout() => Failure::other(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs())),
-            None => Failure::other(chain(&e)),
+            Some(refused) => Refusal { message: refused.to_string(), refused: true },
+            None if e.is_timeout() => Refusal::other(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs())),
+            None => Refusal::other(chain(&e)),
         })?;
     Ok(response.status().as_u16())
-}
-
-/// Makes a delivery pending again and queues an attempt now; `None` when there is no such delivery.
-pub async fn redeliver(state: &AppState, id: &str) -> anyhow::Result<Option<webhook_delivery::Model>> {
-    let Some(delivery) = db::webhooks::reopen(&state.db, id).await? else {
-        return Ok(None);
-    };
-    queue_next_attempt(state, &delivery, Duration::ZERO).await?;
-    Ok(Some(delivery))
-}
-
-/// Queues an attempt for every pending delivery that is already due, so a delivery whose queued
-/// attempt was lost in a crash still goes out. A duplicate attempt job sends nothing, and an
-/// attempt in progress is not due (its claim holds it for [`CLAIM_LEASE`]).
-pub async fn requeue_due(state: &AppState) -> anyhow::Result<usize> {
-    let due = db::webhooks::due(&state.db, db::now()).await?;
-    for d in &due {
-        queue_next_attempt(state, d, Duration::ZERO).await?;
-    }
-    Ok(due.len())
-}
-
-/// Queues the attempt after the last one made of `delivery`, to run after `delay`.
-async fn queue_next_attempt(
-    state: &AppState,
-    delivery: &webhook_delivery::Model,
-    delay: Duration,
-) -> anyhow::Result<()> {
-    let job = DeliverWebhook { delivery_id: DeliveryId(delivery.id.clone()), attempt: delivery.attempts };
-    state.queue.push_webhook(job, delay).await
 }

@@ -6,7 +6,11 @@ use utoipa::ToSchema;
 
 use crate::{
     db::entities::request,
-    domain::status::{Counts, RequestStatus},
+    domain::{
+        ids::RequestId,
+        status::{Counts, RequestStatus},
+    },
+    urls::Urls,
 };
 
 /// The body of the completion webhook.
@@ -36,7 +40,8 @@ pub struct RequestCompleted {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CompletedData {
     /// The request id.
-    pub request_id: String,
+    #[schema(value_type = String)]
+    pub request_id: RequestId,
     /// Its final status.
     pub status: RequestStatus,
     /// Its counts.
@@ -49,17 +54,12 @@ pub struct CompletedData {
 
 impl RequestCompleted {
     /// The event for a request that just finished.
-    pub fn new(
-        request: &request::Model,
-        status: RequestStatus,
-        completed_at: DateTime<Utc>,
-        public_base: &str,
-    ) -> Self {
+    pub fn new(request: &request::Model, status: RequestStatus, completed_at: DateTime<Utc>, urls: &Urls) -> Self {
         Self {
             kind: "request.completed".into(),
             timestamp: completed_at,
             data: CompletedData {
-                request_id: request.id.clone(),
+                request_id: request.id,
                 status,
                 counts: Counts::new(
                     request.products as u64,
@@ -67,14 +67,9 @@ impl RequestCompleted {
                     request.succeeded as u64,
                     request.failed as u64,
                 ),
-                output_csv_url: output_csv_url(public_base, &request.id),
+                output_csv_url: urls.output_csv(request.id),
                 completed_at,
             },
         }
     }
-}
-
-/// The absolute URL of a request's output CSV.
-pub fn output_csv_url(public_base: &str, request_id: &str) -> String {
-    format!("{public_base}/api/v1/requests/{request_id}/output.csv")
 }

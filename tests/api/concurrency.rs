@@ -5,8 +5,13 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use imgbatch::{
-    db::{self, entities::image, images::Outcome, requests::NewRequest},
-    domain::ids::RequestId,
+    db::{
+        self,
+        entities::image,
+        images::{Outcome, Stored},
+        requests::NewRequest,
+    },
+    domain::{ids::RequestId, quality::Quality},
     manifest::{self, Limits},
     pipeline::finalize::record_outcome,
 };
@@ -24,37 +29,44 @@ async fn racing_workers_finish_a_request_once_and_send_one_webhook() {
     }
     let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 100, max_images: 100 }).unwrap();
     let id = RequestId::new();
-    let new = NewRequest { id, webhook_url: Some(&receiver.url), quality: 50 };
+    let new = NewRequest { id, webhook_url: Some(&receiver.url), quality: Quality::new(50).unwrap() };
     db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
     db::requests::mark_accepted(&app.state.db, id).await.unwrap();
-    let images =
-        image::Entity::find().filter(image::Column::RequestId.eq(id.to_string())).all(&app.state.db).await.unwrap();
+    let images = image::Entity::find().filter(image::Column::RequestId.eq(id)).all(&app.state.db).await.unwrap();
 
     // Every image is recorded by three workers at once, as duplicate jobs would.
     let outcome = |i: usize| match i % 4 {
         0 => Outcome::Failed { error: "the image server answered 404 Not Found".into() },
-        _ => Outcome::Succeeded {
+        _ => Outcome::Succeeded(Stored {
             output_key: format!("{i:064x}.jpg"),
             input_bytes: 1000,
             output_bytes: 300,
             width: 10,
             height: 10,
-        },
+        }),
     };
     let calls = images
         .iter()
         .enumerate()
         .flat_map(|(i, img)| (0..3).map(move |_| (i, img)))
         .map(|(i, img)| record_outcome(&app.state, img, outcome(i)));
-    let recorded = join_all(calls).await.into_iter().map(|r| r.expect("recording never fails on a race"));
-    assert_eq!(recorded.filter(|&first| first).count(), 40, "each image is recorded by exactly one of its workers");
+    let recorded: Vec<_> =
+        join_all(calls).await.into_iter().map(|r| r.expect("recording never fails on a race")).collect();
+    assert_eq!(
+        recorded.iter().filter(|r| r.counted).count(),
+        40,
+        "each image is recorded by exactly one of its workers"
+    );
+    let webhooks: Vec<_> = recorded.into_iter().filter_map(|r| r.webhook).collect();
+    assert_eq!(webhooks.len(), 1, "exactly one recording finished the request and wrote its delivery");
+    app.state.queue.deliver_webhook(&webhooks[0], 0, Duration::ZERO).await.unwrap();
 
     let request = app.wait_until_finished(&id.to_string()).await;
     assert_eq!(request["status"], "completed_with_errors");
     assert_eq!(request["counts"]["succeeded"], 30, "each image counted once: {request:#}");
     assert_eq!(request["counts"]["failed"], 10);
     let deliveries = db::entities::webhook_delivery::Entity::find()
-        .filter(db::entities::webhook_delivery::Column::RequestId.eq(id.to_string()))
+        .filter(db::entities::webhook_delivery::Column::RequestId.eq(id))
         .count(&app.state.db)
         .await
         .unwrap();

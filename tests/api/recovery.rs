@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use imgbatch::{
     db::{self, entities::webhook_delivery, requests::NewRequest},
-    domain::ids::RequestId,
+    domain::{ids::RequestId, quality::Quality},
     manifest::{self, Limits},
-    pipeline::recover::recover,
+    queue::recover::recover,
 };
 use sea_orm::{ActiveValue::Set, EntityTrait};
 
@@ -18,7 +18,7 @@ async fn an_upload_that_died_before_its_jobs_were_queued_is_invisible_then_remov
     let csv = "S. No.,Product Name,Input Image Urls\n1,A,https://cdn.example.com/a.jpg\n";
     let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 10, max_images: 10 }).unwrap();
     let id = RequestId::new();
-    let new = NewRequest { id, webhook_url: None, quality: 50 };
+    let new = NewRequest { id, webhook_url: None, quality: Quality::new(50).unwrap() };
     db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
 
     let (status, _) = app.get_json(&format!("/api/v1/requests/{id}")).await;
@@ -28,7 +28,7 @@ async fn an_upload_that_died_before_its_jobs_were_queued_is_invisible_then_remov
 
     assert_eq!(recover(&app.state, Duration::from_secs(600)).await.unwrap().0, 0, "a fresh upload is left alone");
     assert_eq!(recover(&app.state, Duration::ZERO).await.unwrap().0, 1);
-    let left = imgbatch::db::entities::request::Entity::find_by_id(id.to_string()).one(&app.state.db).await.unwrap();
+    let left = imgbatch::db::entities::request::Entity::find_by_id(id).one(&app.state.db).await.unwrap();
     assert!(left.is_none(), "the dead upload is gone");
 }
 
@@ -50,7 +50,7 @@ async fn a_due_delivery_whose_attempt_was_lost_is_sent_again() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let past = webhook_delivery::ActiveModel {
-        id: Set(delivery["id"].as_str().unwrap().to_owned()),
+        id: Set(delivery["id"].as_str().unwrap().parse().unwrap()),
         next_attempt_at: Set(Some(db::now() - chrono::Duration::seconds(1))),
         ..Default::default()
     };

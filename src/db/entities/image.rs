@@ -2,27 +2,28 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{
+    ids::{ImageId, ProductId, RequestId},
+    status::ImageStatus,
+};
+
 /// One image.
 #[sea_orm::model]
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "images")]
 pub struct Model {
-    /// The image id (UUID).
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    /// The owning tenant.
+    pub id: ImageId,
     pub tenant_id: String,
-    /// The request it belongs to.
-    pub request_id: String,
-    /// The product it belongs to.
-    pub product_id: String,
+    pub request_id: RequestId,
+    pub product_id: ProductId,
     /// 0-based order within the product's URLs.
     pub position: i32,
     /// The URL given by the merchant.
     pub input_url: String,
-    /// An `ImageStatus` name.
-    pub status: String,
-    /// Download attempts made so far.
+    pub status: ImageStatus,
+    /// Attempts that failed through the image's own server (timeouts, 5xx, 429), which count
+    /// towards giving up on it; failures of imgbatch's own parts never do.
     pub attempts: i32,
     /// Why it failed, when it did.
     pub error: Option<String>,

@@ -2,18 +2,17 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::ids::{ProductId, RequestId};
+
 /// One product row.
 #[sea_orm::model]
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "products")]
 pub struct Model {
-    /// The product id (UUID).
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    /// The owning tenant.
+    pub id: ProductId,
     pub tenant_id: String,
-    /// The request it belongs to.
-    pub request_id: String,
+    pub request_id: RequestId,
     /// 0-based order in the file.
     pub position: i32,
     /// 1-based line of the file where the row starts.

@@ -2,24 +2,23 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{ids::RequestId, quality::Quality, status::RequestStatus};
+
 /// One merchant request.
 #[sea_orm::model]
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "requests")]
 pub struct Model {
-    /// The request id (UUID).
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    /// The owning tenant.
+    pub id: RequestId,
     pub tenant_id: String,
-    /// A `RequestStatus` name.
-    pub status: String,
+    pub status: RequestStatus,
     /// True once every job of the request is queued; only accepted requests are shown.
     pub accepted: bool,
     /// Where to send the completion webhook, if anywhere.
     pub webhook_url: Option<String>,
-    /// JPEG quality for this request's images.
-    pub quality: i32,
+    /// Encoder quality for this request's images.
+    pub quality: Quality,
     /// Product rows.
     pub products: i32,
     /// Input images.

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::ids::DeliveryId;
+
 /// One attempt.
 #[sea_orm::model]
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,10 +12,8 @@ pub struct Model {
     /// Row id.
     #[sea_orm(primary_key)]
     pub id: i32,
-    /// The owning tenant.
     pub tenant_id: String,
-    /// The delivery tried.
-    pub delivery_id: String,
+    pub delivery_id: DeliveryId,
     /// 1-based attempt number.
     pub number: i32,
     /// When it started.

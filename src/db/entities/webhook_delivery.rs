@@ -3,6 +3,11 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{
+    ids::{DeliveryId, RequestId},
+    status::DeliveryState,
+};
+
 /// One webhook delivery.
 #[sea_orm::model]
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,17 +15,14 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     /// The delivery id, sent as `webhook-id` on every attempt.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    /// The owning tenant.
+    pub id: DeliveryId,
     pub tenant_id: String,
-    /// The request it reports on.
-    pub request_id: String,
+    pub request_id: RequestId,
     /// Where it is sent.
     pub url: String,
     /// The exact JSON body sent.
     pub payload: String,
-    /// `pending`, `succeeded` or `failed`.
-    pub status: String,
+    pub status: DeliveryState,
     /// Attempts started so far.
     pub attempts: i32,
     /// When the next attempt is due, while pending.

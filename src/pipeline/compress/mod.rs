@@ -15,6 +15,7 @@ use image::{DynamicImage, ImageBuffer, ImageDecoder, ImageError, ImageFormat, Im
 use turbojpeg::{Compressor, Image, PixelFormat, Subsamp};
 
 use self::jpeg::{ICC_CHUNK, decode_jpeg, with_icc};
+use crate::domain::quality::Quality;
 
 /// Decoding limits applied before any pixel buffer is allocated.
 #[derive(Debug, Clone, Copy)]
@@ -109,8 +110,8 @@ pub enum CompressError {
 }
 
 /// Decodes `input`, applies EXIF orientation, flattens alpha onto white and encodes a JPEG at
-/// `quality` (1-100, clamped). A JPEG input whose re-encoding is not smaller is returned as is.
-pub fn compress(input: &[u8], quality: u8, limits: &Limits) -> Result<Compressed, CompressError> {
+/// `quality`. A JPEG input whose re-encoding is not smaller is returned as is.
+pub fn compress(input: &[u8], quality: Quality, limits: &Limits) -> Result<Compressed, CompressError> {
     let kind = ImageKind::sniff(input).ok_or(CompressError::NotAnImage)?;
     let Decoded { image, orientation, icc } = match kind {
         ImageKind::Jpeg => decode_jpeg(input, limits)?,
@@ -218,7 +219,7 @@ fn icc_matches(profile: &[u8], image: &DynamicImage) -> bool {
     profile.get(16..20) == Some(wanted) && profile.len() <= ICC_CHUNK * 255
 }
 
-fn encode(image: &DynamicImage, quality: u8, icc: Option<&[u8]>) -> Result<Vec<u8>, CompressError> {
+fn encode(image: &DynamicImage, quality: Quality, icc: Option<&[u8]>) -> Result<Vec<u8>, CompressError> {
     let err = |e: turbojpeg::Error| CompressError::Encode(e.to_string());
     let (format, subsamp) = match image {
         DynamicImage::ImageLuma8(_) => (PixelFormat::GRAY, Subsamp::Gray),
@@ -227,7 +228,7 @@ fn encode(image: &DynamicImage, quality: u8, icc: Option<&[u8]>) -> Result<Vec<u
     let width = image.width() as usize;
     let pixels = image.as_bytes();
     let mut compressor = Compressor::new().map_err(err)?;
-    compressor.set_quality(i32::from(quality.clamp(1, 100))).map_err(err)?;
+    compressor.set_quality(i32::from(quality.get())).map_err(err)?;
     compressor.set_subsamp(subsamp).map_err(err)?;
     compressor.set_optimize(true).map_err(err)?;
     compressor.set_progressive(false).map_err(err)?;

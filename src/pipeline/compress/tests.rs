@@ -6,6 +6,10 @@ use image::codecs::{gif::GifEncoder, png::PngEncoder, webp::WebPEncoder};
 use image::{ExtendedColorType, Frame, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
 use turbojpeg::Colorspace;
 
+fn q(n: i64) -> Quality {
+    Quality::new(n).unwrap()
+}
+
 const LIMITS: Limits = Limits { max_pixels: 50_000_000, max_alloc_bytes: 512 << 20 };
 
 fn noisy(width: u32, height: u32) -> RgbImage {
@@ -82,13 +86,13 @@ fn formats_are_recognised_by_magic_bytes_only() {
         assert_eq!(ImageKind::sniff(other), None);
     }
     assert_eq!(ImageKind::WebP.name(), "WebP");
-    assert!(matches!(compress(b"<html></html>", 50, &LIMITS), Err(CompressError::NotAnImage)));
+    assert!(matches!(compress(b"<html></html>", q(50), &LIMITS), Err(CompressError::NotAnImage)));
 }
 
 #[test]
 fn a_jpeg_is_reencoded_as_baseline_4_2_0_with_optimised_huffman_tables() {
     let input = rgb_jpeg(&noisy(160, 120), 95, Subsamp::None);
-    let out = compress(&input, 50, &LIMITS).unwrap();
+    let out = compress(&input, q(50), &LIMITS).unwrap();
     assert!(!out.kept_input && out.bytes.len() < input.len());
     assert_eq!((out.width, out.height, out.input_kind), (160, 120, ImageKind::Jpeg));
     let header = turbojpeg::read_header(&out.bytes).unwrap();
@@ -100,7 +104,7 @@ fn a_jpeg_is_reencoded_as_baseline_4_2_0_with_optimised_huffman_tables() {
 #[test]
 fn a_jpeg_that_would_grow_is_kept_as_is() {
     let input = rgb_jpeg(&noisy(64, 64), 20, Subsamp::Sub2x2);
-    let out = compress(&input, 95, &LIMITS).unwrap();
+    let out = compress(&input, q(95), &LIMITS).unwrap();
     assert!(out.kept_input);
     assert_eq!(out.bytes, input);
     assert_eq!((out.width, out.height), (64, 64));
@@ -110,7 +114,7 @@ fn a_jpeg_that_would_grow_is_kept_as_is() {
 fn a_grayscale_jpeg_stays_grayscale() {
     let gray: Vec<u8> = (0..64 * 48).map(|i| (i % 256) as u8).collect();
     let input = jpeg(&gray, 64, 48, PixelFormat::GRAY, 100, Subsamp::Gray);
-    let out = compress(&input, 50, &LIMITS).unwrap();
+    let out = compress(&input, q(50), &LIMITS).unwrap();
     assert!(!out.kept_input);
     assert_eq!(turbojpeg::read_header(&out.bytes).unwrap().colorspace, Colorspace::Gray);
 }
@@ -120,7 +124,7 @@ fn exif_orientation_6_turns_a_jpeg_upright_and_drops_the_exif() {
     // Stored 64x32: top half red, bottom half blue. Orientation 6 means rotate 90° clockwise.
     let stored = RgbImage::from_fn(64, 32, |_, y| if y < 16 { Rgb([255, 0, 0]) } else { Rgb([0, 0, 255]) });
     let input = insert_after_soi(&rgb_jpeg(&stored, 100, Subsamp::None), &exif_orientation_segment(6));
-    let out = compress(&input, 90, &LIMITS).unwrap();
+    let out = compress(&input, q(90), &LIMITS).unwrap();
     assert_eq!((out.width, out.height, out.kept_input), (32, 64, false));
     assert!(!out.bytes.windows(6).any(|w| w == b"Exif\0\0"));
     let upright = decode_rgb(&out.bytes);
@@ -134,7 +138,7 @@ fn an_adobe_cmyk_jpeg_is_converted_from_inverted_values() {
     let cmyk = [255u8, 0, 0, 255].repeat(32 * 32);
     let input = jpeg(&cmyk, 32, 32, PixelFormat::CMYK, 100, Subsamp::None);
     assert_eq!(turbojpeg::read_header(&input).unwrap().colorspace, Colorspace::YCCK);
-    let out = compress(&input, 90, &LIMITS).unwrap();
+    let out = compress(&input, q(90), &LIMITS).unwrap();
     assert_close(&decode_rgb(&out.bytes).get_pixel(16, 16).0, &[255, 0, 0]);
 }
 
@@ -151,7 +155,7 @@ fn a_cmyk_jpeg_without_adobe_marker_uses_plain_ink_values() {
     let len = usize::from(u16::from_be_bytes([with_adobe[app14 + 2], with_adobe[app14 + 3]]));
     let input = [&with_adobe[..app14], &with_adobe[app14 + 2 + len..]].concat();
     assert_eq!(turbojpeg::read_header(&input).unwrap().colorspace, Colorspace::CMYK);
-    let out = compress(&input, 90, &LIMITS).unwrap();
+    let out = compress(&input, q(90), &LIMITS).unwrap();
     assert_close(&decode_rgb(&out.bytes).get_pixel(16, 16).0, &[255, 0, 0]);
 }
 
@@ -160,7 +164,7 @@ fn a_jpeg_icc_profile_is_copied_to_the_output_byte_for_byte() {
     let profile = rgb_profile(70_000);
     let input = with_icc(&rgb_jpeg(&noisy(200, 150), 95, Subsamp::None), &profile);
     assert_eq!(read_jpeg_markers(&input).icc.as_deref(), Some(&profile[..]));
-    let out = compress(&input, 50, &LIMITS).unwrap();
+    let out = compress(&input, q(50), &LIMITS).unwrap();
     assert!(!out.kept_input);
     assert_eq!(out.bytes[..4], [0xFF, 0xD8, 0xFF, 0xE2]);
     assert_eq!(read_jpeg_markers(&out.bytes).icc, Some(profile));
@@ -171,17 +175,17 @@ fn a_jpeg_icc_profile_is_copied_to_the_output_byte_for_byte() {
 fn a_png_icc_profile_is_copied_and_a_mismatched_one_is_dropped() {
     let image = DynamicImage::ImageRgb8(noisy(40, 30));
     let profile = rgb_profile(3_000);
-    let out = compress(&png(&image, Some(profile.clone()), None), 80, &LIMITS).unwrap();
+    let out = compress(&png(&image, Some(profile.clone()), None), q(80), &LIMITS).unwrap();
     assert_eq!(read_jpeg_markers(&out.bytes).icc, Some(profile.clone()));
     let gray = DynamicImage::ImageLuma8(image.to_luma8());
-    let out = compress(&png(&gray, Some(profile), None), 80, &LIMITS).unwrap();
+    let out = compress(&png(&gray, Some(profile), None), q(80), &LIMITS).unwrap();
     assert_eq!(read_jpeg_markers(&out.bytes).icc, None);
 }
 
 #[test]
 fn a_fully_transparent_png_becomes_white() {
     let image = DynamicImage::ImageRgba8(RgbaImage::from_pixel(24, 24, Rgba([0, 0, 0, 0])));
-    let out = compress(&png(&image, None, None), 90, &LIMITS).unwrap();
+    let out = compress(&png(&image, None, None), q(90), &LIMITS).unwrap();
     assert_eq!((out.input_kind, out.width, out.kept_input), (ImageKind::Png, 24, false));
     assert!(decode_rgb(&out.bytes).pixels().all(|p| p.0.iter().all(|&v| v >= 250)));
 }
@@ -189,7 +193,7 @@ fn a_fully_transparent_png_becomes_white() {
 #[test]
 fn a_half_transparent_black_pixel_becomes_mid_grey() {
     let image = DynamicImage::ImageRgba8(RgbaImage::from_pixel(16, 16, Rgba([0, 0, 0, 128])));
-    let out = compress(&png(&image, None, None), 95, &LIMITS).unwrap();
+    let out = compress(&png(&image, None, None), q(95), &LIMITS).unwrap();
     assert_close(&decode_rgb(&out.bytes).get_pixel(8, 8).0, &[127, 127, 127]);
     assert_eq!(flatten_alpha(vec![0, 128, 200, 255, 10, 0], 2), vec![127, 200, 255]);
 }
@@ -198,7 +202,7 @@ fn a_half_transparent_black_pixel_becomes_mid_grey() {
 fn a_png_exif_orientation_is_applied() {
     let stored = RgbImage::from_fn(64, 32, |_, y| if y < 16 { Rgb([255, 0, 0]) } else { Rgb([0, 0, 255]) });
     let exif = exif_orientation_segment(8)[10..].to_vec();
-    let out = compress(&png(&stored.into(), None, Some(exif)), 90, &LIMITS).unwrap();
+    let out = compress(&png(&stored.into(), None, Some(exif)), q(90), &LIMITS).unwrap();
     assert_eq!((out.width, out.height), (32, 64));
     // Orientation 8 rotates 90° counter-clockwise, so the stored top lands on the left.
     assert_close(&decode_rgb(&out.bytes).get_pixel(3, 32).0, &[255, 0, 0]);
@@ -209,7 +213,7 @@ fn a_gif_is_encoded_from_its_first_frame() {
     let mut gif = Vec::new();
     let frames = [[255, 0, 0, 255], [0, 0, 255, 255]].map(|c| Frame::new(RgbaImage::from_pixel(16, 16, Rgba(c))));
     GifEncoder::new(&mut gif).encode_frames(frames).unwrap();
-    let out = compress(&gif, 90, &LIMITS).unwrap();
+    let out = compress(&gif, q(90), &LIMITS).unwrap();
     assert_eq!(out.input_kind, ImageKind::Gif);
     assert_close(&decode_rgb(&out.bytes).get_pixel(8, 8).0, &[255, 0, 0]);
 }
@@ -219,7 +223,7 @@ fn a_lossless_webp_is_decoded() {
     let image = noisy(30, 20);
     let mut webp = Vec::new();
     WebPEncoder::new_lossless(&mut webp).write_image(image.as_raw(), 30, 20, ExtendedColorType::Rgb8).unwrap();
-    let out = compress(&webp, 90, &LIMITS).unwrap();
+    let out = compress(&webp, q(90), &LIMITS).unwrap();
     assert_eq!((out.input_kind, out.width, out.height), (ImageKind::WebP, 30, 20));
 }
 
@@ -230,9 +234,9 @@ fn images_over_the_limits_are_refused_before_decoding() {
     let few_pixels = Limits { max_pixels: 9_999, max_alloc_bytes: 1 << 30 };
     let little_memory = Limits { max_pixels: 1 << 30, max_alloc_bytes: 29_999 };
     for input in [&jpeg, &png] {
-        let err = compress(input, 50, &few_pixels).unwrap_err();
+        let err = compress(input, q(50), &few_pixels).unwrap_err();
         assert!(matches!(err, CompressError::TooManyPixels { pixels: 10_000, limit: 9_999, .. }), "{err}");
-        let err = compress(input, 50, &little_memory).unwrap_err();
+        let err = compress(input, q(50), &little_memory).unwrap_err();
         assert!(matches!(err, CompressError::TooManyPixels { limit: 9_999, .. }), "{err}");
     }
 }
@@ -247,15 +251,15 @@ fn truncated_corrupt_and_random_inputs_give_errors_not_panics() {
     let jpeg = insert_after_soi(&rgb_jpeg(&noisy(40, 30), 90, Subsamp::Sub2x2), &exif_orientation_segment(6));
     for file in [jpeg.clone(), png(&rgba, None, None), gif, webp] {
         for len in (0..file.len()).step_by(7) {
-            let _ = compress(&file[..len], 50, &LIMITS);
+            let _ = compress(&file[..len], q(50), &LIMITS);
         }
         let mut corrupt = file.clone();
         for i in (file.len() / 3..file.len()).step_by(5) {
             corrupt[i] ^= 0x5A;
         }
-        let _ = compress(&corrupt, 50, &LIMITS);
+        let _ = compress(&corrupt, q(50), &LIMITS);
     }
-    let half = compress(&jpeg[..jpeg.len() / 2], 50, &LIMITS).unwrap_err();
+    let half = compress(&jpeg[..jpeg.len() / 2], q(50), &LIMITS).unwrap_err();
     assert!(matches!(half, CompressError::Decode { kind: "JPEG", .. }), "{half}");
     let mut seed = 7u64;
     for round in 0..400 {
@@ -266,6 +270,6 @@ fn truncated_corrupt_and_random_inputs_give_errors_not_panics() {
             })
             .collect();
         let magic: &[u8] = [&b"\xFF\xD8\xFF"[..], b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\0\0\0\0WEBP", b""][round % 5];
-        assert!(compress(&[magic, &noise].concat(), 50, &LIMITS).is_err());
+        assert!(compress(&[magic, &noise].concat(), q(50), &LIMITS).is_err());
     }
 }

@@ -1,27 +1,27 @@
-//! The recovery loop: what a crash can leave half-done is finished or undone here, once at worker
+//! The recovery pass: what a crash can leave half-done is finished or undone here, once at worker
 //! start and then every minute. Uploads that died before all their jobs were queued are removed
 //! (their merchant never got a request id); webhook deliveries that are due but whose queued
 //! attempt was lost are queued again (a duplicate attempt job sends nothing).
 
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
+use crate::{db, state::AppState};
 
-use crate::{db, state::AppState, webhook::deliver::requeue_due};
-
-/// How often the loop runs.
+/// How often the pass runs: often enough that a lost webhook attempt goes out within about a
+/// minute of being due, rarely enough to cost nothing.
 pub const INTERVAL: Duration = Duration::from_secs(60);
-/// How long an upload may take to queue its jobs before it counts as dead.
+/// How long an upload may take to queue its jobs before it counts as dead: far longer than the
+/// largest upload takes to queue.
 pub const INTAKE_GRACE: Duration = Duration::from_secs(600);
 
-/// Runs [`recover`] now and every [`INTERVAL`] until `token` is cancelled.
-pub async fn run(state: AppState, token: CancellationToken) {
+/// Runs [`recover`] now and every [`INTERVAL`] until the app stops.
+pub async fn run(state: AppState) {
     loop {
         if let Err(e) = recover(&state, INTAKE_GRACE).await {
-            tracing::error!(error = %format!("{e:#}"), "recovery pass failed");
+            tracing::error!(error = %format!("{e:#}"), "recovery pass failed; it runs again in a minute");
         }
         tokio::select! {
-            _ = token.cancelled() => return,
+            _ = state.shutdown.cancelled() => return,
             _ = tokio::time::sleep(INTERVAL) => {}
         }
     }
@@ -35,9 +35,13 @@ pub async fn recover(state: &AppState, intake_grace: Duration) -> anyhow::Result
         tracing::warn!(request = %id, "removing an upload that died before its jobs were queued");
         db::requests::delete(&state.db, *id).await?;
     }
-    let requeued = requeue_due(state).await?;
-    if requeued > 0 {
-        tracing::info!(count = requeued, "queued webhook attempts that were due");
+    // An attempt in progress is not due: its claim holds it for the claim lease.
+    let due = db::webhooks::due(&state.db, db::now()).await?;
+    for d in &due {
+        state.queue.deliver_webhook(&d.id, d.attempts, Duration::ZERO).await?;
     }
-    Ok((dead.len(), requeued))
+    if !due.is_empty() {
+        tracing::info!(count = due.len(), "queued webhook attempts that were due");
+    }
+    Ok((dead.len(), due.len()))
 }

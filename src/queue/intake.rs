@@ -1,0 +1,59 @@
+//! Accepting a request: persist the manifest in one transaction, queue its images, then mark it
+//! accepted. If queueing fails, the request is removed again; if the process dies half-way, the
+//! recovery pass removes it, so nothing half-accepted stays behind.
+
+use sea_orm::TransactionTrait;
+
+use crate::{
+    db::{self, requests::NewRequest},
+    domain::{ids::RequestId, quality::Quality},
+    manifest::Manifest,
+    metrics::Metrics,
+    outage::Part,
+    state::AppState,
+};
+
+/// A validated submission.
+pub struct Submission {
+    /// The parsed CSV.
+    pub manifest: Manifest,
+    /// Where to send the completion webhook.
+    pub webhook_url: Option<url::Url>,
+    /// Encoder quality for this request.
+    pub quality: Quality,
+}
+
+/// Why a submission could not be accepted: one of our own parts failed. Nothing of it is kept.
+#[derive(Debug, thiserror::Error)]
+#[error("{} unavailable: {error:#}", part.name())]
+pub struct NotAccepted {
+    /// The part that failed.
+    pub part: Part,
+    /// How.
+    #[source]
+    pub error: anyhow::Error,
+}
+
+/// Stores and queues a submission; returns the new request's id.
+pub async fn submit(state: &AppState, submission: &Submission) -> Result<RequestId, NotAccepted> {
+    let db_down = |e: sea_orm::DbErr| NotAccepted { part: Part::Database, error: e.into() };
+    let id = RequestId::new();
+    let new = NewRequest {
+        id,
+        webhook_url: submission.webhook_url.as_ref().map(url::Url::as_str),
+        quality: submission.quality,
+    };
+    let txn = state.db.begin().await.map_err(db_down)?;
+    let images = db::requests::insert_manifest(&txn, new, &submission.manifest).await.map_err(db_down)?;
+    txn.commit().await.map_err(db_down)?;
+    if let Err(e) = state.queue.push_images(&images).await {
+        if let Err(cleanup) = db::requests::delete(&state.db, id).await {
+            tracing::error!(request = %id, error = %cleanup, "could not remove an unqueued request; the recovery pass will");
+        }
+        return Err(NotAccepted { part: Part::Queue, error: e });
+    }
+    db::requests::mark_accepted(&state.db, id).await.map_err(db_down)?;
+    Metrics::inc(&state.metrics.requests_accepted);
+    tracing::info!(request = %id, images = images.len(), "request accepted");
+    Ok(id)
+}
