@@ -181,6 +181,21 @@ pub fn client(allow_private: bool, follow_redirects: bool, timeout: Duration) ->
     builder.build().expect("HTTP client configuration is valid")
 }
 
+/// An error with its causes, `outer: inner: innermost`, for messages a person reads.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = e.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ Errors are `application/problem+json` (RFC 9457).",
         (name = "files", description = "Compressed images"),
         (name = "health", description = "Liveness and readiness")
     ),
-    components(schemas(crate::webhook::event::RequestCompleted))
+    components(schemas(crate::domain::event::RequestCompleted))
 )]
 pub struct ApiDoc;
 

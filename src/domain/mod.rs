@@ -1,5 +1,7 @@
-//! Pure types of imgbatch: ids, statuses and the parsed cells of a product row. No I/O here.
+//! Pure types of imgbatch: ids, statuses, the parsed cells of a product row and the webhook
+//! event. No I/O here; ids, statuses and quality know how they are stored.
 
+pub mod event;
 pub mod ids;
 pub mod product;
 pub mod quality;

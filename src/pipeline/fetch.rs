@@ -6,7 +6,7 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use url::Url;
 
-use super::attempt::{Attempt, chain};
+use super::attempt::Attempt;
 use crate::net;
 
 /// Downloads `url` into memory, refusing more than `max_bytes`.
@@ -42,7 +42,7 @@ fn classify(err: reqwest::Error) -> Attempt {
     if let Some(refused) = net::refusal(&err) {
         return Attempt::Permanent(refused.to_string());
     }
-    let what = chain(&err);
+    let what = net::chain(&err);
     if err.is_timeout() {
         Attempt::Transient(format!("the download timed out ({what})"))
     } else if err.is_builder() || err.is_redirect() {

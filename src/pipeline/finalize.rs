@@ -10,10 +10,13 @@ use crate::{
         entities::{image, request},
         images::Outcome,
     },
-    domain::{ids::DeliveryId, status::RequestStatus},
+    domain::{
+        event::{CompletedData, RequestCompleted},
+        ids::DeliveryId,
+        status::{Counts, RequestStatus},
+    },
     state::AppState,
     urls::Urls,
-    webhook::event::RequestCompleted,
 };
 
 /// What recording an outcome did.
@@ -57,7 +60,18 @@ pub async fn finish_if_done(
     let Some(url) = &request.webhook_url else {
         return Ok(None);
     };
-    let event = RequestCompleted::new(request, status, completed_at, urls);
+    let event = RequestCompleted::new(CompletedData {
+        request_id: request.id,
+        status,
+        counts: Counts::new(
+            request.products as u64,
+            request.images as u64,
+            request.succeeded as u64,
+            request.failed as u64,
+        ),
+        output_csv_url: urls.output_csv(request.id),
+        completed_at,
+    });
     let payload = serde_json::to_string(&event).map_err(|e| DbErr::Custom(e.to_string()))?;
     db::webhooks::insert_delivery(txn, request.id, url, &payload).await.map(Some)
 }

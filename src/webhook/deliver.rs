@@ -12,7 +12,6 @@ use crate::{
     metrics::Metrics,
     net,
     outage::Part,
-    pipeline::attempt::chain,
     state::AppState,
 };
 
@@ -159,7 +158,7 @@ async fn send(state: &AppState, delivery: &webhook_delivery::Model) -> Result<u1
         .map_err(|e| match net::refusal(&e) {
             Some(refused) => Refusal { message: refused.to_string(), refused: true },
             None if e.is_timeout() => Refusal::other(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs())),
-            None => Refusal::other(chain(&e)),
+            None => Refusal::other(net::chain(&e)),
         })?;
     Ok(response.status().as_u16())
 }

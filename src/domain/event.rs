@@ -1,16 +1,13 @@
-//! The `request.completed` event sent to an integrator's webhook.
+//! The `request.completed` event sent to an integrator's webhook: written into the outbox by the
+//! transaction that finishes a request, sent as is by `webhook::deliver`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{
-    db::entities::request,
-    domain::{
-        ids::RequestId,
-        status::{Counts, RequestStatus},
-    },
-    urls::Urls,
+use super::{
+    ids::RequestId,
+    status::{Counts, RequestStatus},
 };
 
 /// The body of the completion webhook.
@@ -54,22 +51,7 @@ pub struct CompletedData {
 
 impl RequestCompleted {
     /// The event for a request that just finished.
-    pub fn new(request: &request::Model, status: RequestStatus, completed_at: DateTime<Utc>, urls: &Urls) -> Self {
-        Self {
-            kind: "request.completed".into(),
-            timestamp: completed_at,
-            data: CompletedData {
-                request_id: request.id,
-                status,
-                counts: Counts::new(
-                    request.products as u64,
-                    request.images as u64,
-                    request.succeeded as u64,
-                    request.failed as u64,
-                ),
-                output_csv_url: urls.output_csv(request.id),
-                completed_at,
-            },
-        }
+    pub fn new(data: CompletedData) -> Self {
+        Self { kind: "request.completed".into(), timestamp: data.completed_at, data }
     }
 }
