@@ -15,7 +15,6 @@ use object_store::{
     BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
     aws::{AmazonS3Builder, AmazonS3ConfigKey},
     local::LocalFileSystem,
-    memory::InMemory,
     path::Path,
     prefix::PrefixStore,
 };
@@ -137,9 +136,10 @@ impl Storage {
         Ok(Self { store: Arc::new(store) })
     }
 
-    /// A store in memory, for tests and benchmarks.
-    pub fn in_memory() -> Self {
-        Self { store: Arc::new(InMemory::new()) }
+    /// A store in memory, for unit tests.
+    #[cfg(test)]
+    fn in_memory() -> Self {
+        Self { store: Arc::new(object_store::memory::InMemory::new()) }
     }
 
     /// Stores bytes under their key; storing the same bytes twice is harmless.

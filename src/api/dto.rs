@@ -100,7 +100,7 @@ pub struct RequestOut {
 impl RequestOut {
     /// A stored request as the API shows it.
     pub fn new(r: request::Model, urls: &Urls) -> Self {
-        let counts = Counts::new(r.products as u64, r.images as u64, r.succeeded as u64, r.failed as u64);
+        let counts = r.counts();
         Self {
             output_csv_url: urls.output_csv(r.id),
             status: r.status,

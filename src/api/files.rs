@@ -10,6 +10,7 @@ use axum::{
 use super::extract::PathParam;
 use crate::{
     error::{ApiError, Problem, Result},
+    outage::Part,
     state::AppState,
     storage::StorageKey,
 };
@@ -23,6 +24,8 @@ use crate::{
             headers(("ETag" = String, description = "The content hash"), ("Cache-Control" = String, description = "public, max-age=31536000, immutable"))),
         (status = 304, description = "Not modified (If-None-Match matched)"),
         (status = 404, description = "No such file", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The store is down; try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))),
     )
 )]
 pub async fn get_file(
@@ -38,7 +41,12 @@ pub async fn get_file(
             (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache.into())]).into_response()
         );
     }
-    let bytes = state.storage.get(&key).await?.ok_or(ApiError::NotFound("file"))?;
+    let bytes = state
+        .storage
+        .get(&key)
+        .await
+        .map_err(|e| ApiError::unavailable(Part::Storage, &format!("{e:#}")))?
+        .ok_or(ApiError::NotFound("file"))?;
     Ok((
         [
             (header::CONTENT_TYPE, key.content_type().to_owned()),

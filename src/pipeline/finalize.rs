@@ -13,7 +13,7 @@ use crate::{
     domain::{
         event::{CompletedData, RequestCompleted},
         ids::DeliveryId,
-        status::{Counts, RequestStatus},
+        status::RequestStatus,
     },
     state::AppState,
     urls::Urls,
@@ -63,12 +63,7 @@ pub async fn finish_if_done(
     let event = RequestCompleted::new(CompletedData {
         request_id: request.id,
         status,
-        counts: Counts::new(
-            request.products as u64,
-            request.images as u64,
-            request.succeeded as u64,
-            request.failed as u64,
-        ),
+        counts: request.counts(),
         output_csv_url: urls.output_csv(request.id),
         completed_at,
     });

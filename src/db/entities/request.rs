@@ -2,7 +2,11 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::domain::{ids::RequestId, quality::Quality, status::RequestStatus};
+use crate::domain::{
+    ids::RequestId,
+    quality::Quality,
+    status::{Counts, RequestStatus},
+};
 
 /// One merchant request.
 #[sea_orm::model]
@@ -33,6 +37,13 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// When its last image finished.
     pub completed_at: Option<DateTimeUtc>,
+}
+
+impl Model {
+    /// Its product and image counts, from the stored counters.
+    pub fn counts(&self) -> Counts {
+        Counts::new(self.products as u64, self.images as u64, self.succeeded as u64, self.failed as u64)
+    }
 }
 
 impl ActiveModelBehavior for ActiveModel {}
