@@ -3,9 +3,10 @@
 //! back: queue the image again, queue the next webhook attempt, or nothing. No apalis retry layer
 //! runs: whether and when to retry is decided by the job bodies alone.
 
-use std::time::Duration;
+use std::{panic::AssertUnwindSafe, time::Duration};
 
 use apalis::prelude::*;
+use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -24,37 +25,48 @@ const WEBHOOK_CONCURRENCY: usize = 8;
 
 async fn process_image(job: ProcessImage, state: Data<AppState>) -> Result<(), BoxDynError> {
     let state = AppState::clone(&state);
-    let id = job.image_id;
-    let body = state.clone();
-    let next = match state.jobs.spawn(async move { crate::pipeline::process_image(&body, id).await }).await {
-        Ok(next) => next,
-        Err(_) => crate::pipeline::after_panic(&state, id),
-    };
-    match next {
-        Next::Finished { webhook: None } => Ok(()),
-        Next::Finished { webhook: Some(delivery) } => {
-            carry_out(&state, || state.queue.deliver_webhook(&delivery, 0, Duration::ZERO)).await
+    tracked(&state.clone(), async move {
+        let id = job.image_id;
+        let next = match AssertUnwindSafe(crate::pipeline::process_image(&state, id)).catch_unwind().await {
+            Ok(next) => next,
+            Err(_) => crate::pipeline::after_panic(&state, id),
+        };
+        match next {
+            Next::Finished { webhook: None } => Ok(()),
+            Next::Finished { webhook: Some(delivery) } => {
+                carry_out(&state, || state.queue.deliver_webhook(&delivery, 0, Duration::ZERO)).await
+            }
+            Next::RetryAfter(after) => carry_out(&state, || state.queue.retry_image(id, after)).await,
         }
-        Next::RetryAfter(after) => carry_out(&state, || state.queue.retry_image(id, after)).await,
-    }
+    })
+    .await
 }
 
 async fn deliver_webhook(job: DeliverWebhook, state: Data<AppState>) -> Result<(), BoxDynError> {
     let state = AppState::clone(&state);
-    let body = state.clone();
-    let DeliverWebhook { delivery_id, attempt } = job;
-    let id = delivery_id.clone();
-    let next = match state.jobs.spawn(async move { crate::webhook::deliver::deliver(&body, &id, attempt).await }).await
-    {
-        Ok(next) => next,
-        Err(_) => crate::webhook::deliver::after_panic(&state, &delivery_id, attempt),
-    };
-    match next {
-        None => Ok(()),
-        Some(NextAttempt { done, after }) => {
-            carry_out(&state, || state.queue.deliver_webhook(&delivery_id, done, after)).await
+    tracked(&state.clone(), async move {
+        let DeliverWebhook { delivery_id: id, attempt } = job;
+        let next = match AssertUnwindSafe(crate::webhook::deliver::deliver(&state, &id, attempt)).catch_unwind().await {
+            Ok(next) => next,
+            Err(_) => crate::webhook::deliver::after_panic(&state, &id, attempt),
+        };
+        match next {
+            None => Ok(()),
+            Some(NextAttempt { done, after }) => {
+                carry_out(&state, || state.queue.deliver_webhook(&id, done, after)).await
+            }
         }
-    }
+    })
+    .await
+}
+
+/// Runs a job, body and follow-up, as its own task on the app's tracker: a worker that stops or
+/// fails does not drop it half-way, and shutdown waits for it.
+async fn tracked(
+    state: &AppState,
+    job: impl Future<Output = Result<(), BoxDynError>> + Send + 'static,
+) -> Result<(), BoxDynError> {
+    state.jobs.spawn(job).await.unwrap_or_else(|e| Err(format!("the job task ended: {e}").into()))
 }
 
 /// Queues what a job body asked for. While the queue is down this job keeps its slot and tries
