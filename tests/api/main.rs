@@ -2,11 +2,13 @@
 //! SQLite database and store, a local image server and a local webhook receiver.
 
 mod concurrency;
+mod crash;
 mod csv_validation;
 mod failures;
 mod helpers;
 mod multiprocess;
 mod openapi;
+mod outages;
 mod outbound_policy;
 mod processing;
 mod recovery;

@@ -42,13 +42,8 @@ async fn a_due_delivery_whose_attempt_was_lost_is_sent_again() {
     let first = receiver.next(PATIENCE).await;
 
     // Once the first attempt is recorded, as if the hour had passed and the queued retry were lost.
-    let delivery = loop {
-        let (_, out) = app.get_json(&format!("/api/v1/requests/{id}/webhook")).await;
-        if out["attempts"].as_array().is_some_and(|a| a.len() == 1) {
-            break out;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let delivery =
+        app.wait_for_delivery(&id, "one attempt", |d| d["attempts"].as_array().is_some_and(|a| a.len() == 1)).await;
     let past = webhook_delivery::ActiveModel {
         id: Set(delivery["id"].as_str().unwrap().parse().unwrap()),
         next_attempt_at: Set(Some(db::now() - chrono::Duration::seconds(1))),

@@ -57,16 +57,47 @@ async fn a_webhook_that_never_succeeds_fails_after_its_schedule_and_can_be_redel
     assert_eq!(delivery["attempts"].as_array().unwrap().len(), 5);
 }
 
-async fn wait_for_delivery(app: &TestApp, id: &str, status: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let (code, delivery) = app.get_json(&format!("/api/v1/requests/{id}/webhook")).await;
-        if code == 200 && delivery["status"] == status {
-            return delivery;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "delivery never became {status}: {delivery:#}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+#[tokio::test]
+async fn a_receiver_down_for_four_attempts_gets_the_webhook_on_the_fifth_each_a_scheduled_delay_after_the_last() {
+    let images = ImageServer::start().await;
+    let mut receiver = TestReceiver::start(&[503, 503, 503, 503, 200]).await;
+    let app =
+        TestApp::builder().with_config(|c| c.webhook_retry_schedule = "1s,1s,1s,1s,1s".parse().unwrap()).spawn().await;
+    let csv = format!("S. No.,Product Name,Input Image Urls\n1,A,{}\n", images.url("/img/d.jpg"));
+    let id = app.submit(&csv, &[("webhook_url", &receiver.url)]).await;
+
+    let verifier = standardwebhooks::Webhook::new(&app.secret).unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let call = receiver.next(PATIENCE).await;
+        verifier.verify(&call.body, &call.headers).expect("every attempt is signed");
+        ids.push(call.headers["webhook-id"].to_str().unwrap().to_owned());
     }
+    assert!(ids.iter().all(|i| *i == ids[0]), "one webhook-id over all five calls: {ids:?}");
+    // A sixth call would come a second after the fifth if the 200 had not been taken as delivered.
+    receiver.assert_quiet(Duration::from_secs(2)).await;
+
+    let delivery = wait_for_delivery(&app, &id, "succeeded").await;
+    assert_eq!(delivery["id"], ids[0].as_str());
+    let attempts = delivery["attempts"].as_array().unwrap();
+    let field = |name: &str| attempts.iter().map(|a| a[name].clone()).collect::<Vec<Value>>();
+    assert_eq!(field("number"), [1, 2, 3, 4, 5], "{delivery:#}");
+    assert_eq!(field("status_code"), [503, 503, 503, 503, 200], "{delivery:#}");
+    let times: Vec<_> = field("attempted_at")
+        .iter()
+        .map(|t| chrono::DateTime::parse_from_rfc3339(t.as_str().unwrap()).expect("attempted_at is RFC 3339"))
+        .collect();
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= chrono::Duration::seconds(1),
+            "an attempt came {gap} after the one before, sooner than the schedule's 1 s: {delivery:#}"
+        );
+    }
+}
+
+async fn wait_for_delivery(app: &TestApp, id: &str, status: &str) -> Value {
+    app.wait_for_delivery(id, status, |d| d["status"] == status).await
 }
 
 #[tokio::test]

@@ -1,0 +1,161 @@
+//! Outages of imgbatch's own parts in the middle of a batch of 100 images: the store (S3 behind
+//! a fault proxy, in both backends), the database (PostgreSQL) and the queue (a Redis of the
+//! test's own). While a part is down `/readyz` says which within 2 s and images wait instead of
+//! failing; once it is back every image succeeds once, the request completes and its webhook
+//! goes out once.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Database};
+use tokio::time::Instant;
+
+use crate::helpers::{
+    TestApp,
+    backends::{self, S3Server},
+    batch::Batch,
+    outage::{self, IMAGES},
+    proxy::FaultProxy,
+    redis_server::RedisServer,
+};
+
+#[tokio::test]
+async fn a_store_refusing_connections_for_a_minute_mid_batch_delays_images_but_loses_none() {
+    store_outage("the store outage test", Fault::Refuse, Duration::from_secs(60)).await;
+}
+
+#[tokio::test]
+async fn a_store_refusing_connections_for_150_seconds_mid_batch_delays_images_but_loses_none() {
+    store_outage("the long store outage test", Fault::Refuse, Duration::from_secs(150)).await;
+}
+
+#[tokio::test]
+async fn a_store_that_hangs_for_a_minute_mid_batch_delays_images_but_loses_none() {
+    store_outage("the hung store test", Fault::Hang, Duration::from_secs(60)).await;
+}
+
+enum Fault {
+    /// The S3 server is gone: connections refused, open ones closed.
+    Refuse,
+    /// The S3 server is stopped: connections accepted, nothing answered.
+    Hang,
+}
+
+/// Runs a batch with outputs stored through a fault proxy and breaks the store for `lasting`
+/// once a fifth of the images have succeeded.
+async fn store_outage(test: &str, fault: Fault, lasting: Duration) {
+    let Some(s3) = S3Server::find_or_skip(test).await else { return };
+    let proxy = FaultProxy::start(s3.addr).await;
+    let endpoint = proxy.url();
+    let app = TestApp::builder().with_config(outage::settings).with_s3_through(s3, endpoint).spawn().await;
+    let batch = Batch::upload(&app, IMAGES).await;
+    batch.wait_for_percent(&app, 20).await;
+
+    let began = Instant::now();
+    match fault {
+        Fault::Refuse => proxy.refuse().await,
+        Fault::Hang => proxy.hang().await,
+    }
+    outage::assert_unready_soon(&app, "storage", began).await;
+    outage::assert_status_readable_until(&app, &batch.id, began + lasting).await;
+    proxy.forward().await;
+
+    outage::assert_ready_again(&app).await;
+    batch.assert_finished_once(&app, &app.secret).await;
+    outage::assert_outage_counted(&app, "storage").await;
+}
+
+#[tokio::test]
+async fn a_database_refusing_connections_for_30_seconds_mid_batch_answers_503_then_loses_no_image() {
+    if !backends::servers_backend() {
+        eprintln!(
+            "\n*** SKIPPED the database outage test: it cuts PostgreSQL's connections (IMGBATCH_TEST_BACKEND=servers) ***\n"
+        );
+        return;
+    }
+    let app = TestApp::builder().with_config(outage::settings).spawn().await;
+    if !app.config.database_url.starts_with("postgres") {
+        return; // The servers backend is absent and `configure` said so.
+    }
+    let database = database_name(&app.config.database_url);
+    let admin = Database::connect(backends::postgres_admin_url()).await.expect("an admin connection");
+    let batch = Batch::upload(&app, IMAGES).await;
+    batch.wait_for_percent(&app, 20).await;
+
+    let began = Instant::now();
+    // No new connection to the database, and every open one cut: a database server gone away.
+    admin.execute_unprepared(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS false")).await.unwrap();
+    let cut = format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    );
+    admin.execute_unprepared(&cut).await.unwrap();
+    outage::assert_unready_soon(&app, "database", began).await;
+    outage::assert_status_unavailable_until(&app, &batch.id, began + Duration::from_secs(30)).await;
+    admin.execute_unprepared(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true")).await.unwrap();
+
+    outage::assert_ready_again(&app).await;
+    batch.assert_finished_once(&app, &app.secret).await;
+    outage::assert_outage_counted(&app, "database").await;
+}
+
+/// The name of the database a PostgreSQL URL names.
+fn database_name(url: &str) -> String {
+    url::Url::parse(url).unwrap().path().trim_start_matches('/').to_owned()
+}
+
+#[tokio::test]
+async fn a_queue_paused_for_30_seconds_mid_batch_delays_images_but_loses_none() {
+    queue_outage("the paused queue test", QueueFault::Pause).await;
+}
+
+#[tokio::test]
+async fn a_queue_killed_mid_batch_and_started_again_5_seconds_later_loses_no_image() {
+    queue_outage("the killed queue test", QueueFault::Kill).await;
+}
+
+enum QueueFault {
+    /// `CLIENT PAUSE 30000 ALL`: Redis holds every command for 30 s, as a stalled server would.
+    Pause,
+    /// SIGKILL, and a new redis-server on the same port and data 5 s later.
+    Kill,
+}
+
+/// Runs a batch on a Redis of the test's own and breaks it once a fifth of the images have
+/// succeeded.
+async fn queue_outage(test: &str, fault: QueueFault) {
+    if !backends::servers_backend() {
+        eprintln!(
+            "\n*** SKIPPED {test}: the embedded queue has no server to lose (IMGBATCH_TEST_BACKEND=servers) ***\n"
+        );
+        return;
+    }
+    let (dir, mut config) = TestApp::builder().with_config(outage::settings).configured().await;
+    if config.redis_url.is_none() {
+        return; // The servers backend is absent and `configure` said so.
+    }
+    let Some(mut redis) = RedisServer::start_or_skip(test, dir.path()).await else { return };
+    config.redis_url = Some(redis.url());
+    let app = TestApp::builder().reusing(dir, config).spawn().await;
+    let batch = Batch::upload(&app, IMAGES).await;
+    batch.wait_for_percent(&app, 20).await;
+
+    let began = Instant::now();
+    let lasting = match fault {
+        QueueFault::Pause => {
+            redis.command(&["CLIENT", "PAUSE", "30000", "ALL"]).await;
+            Duration::from_secs(30)
+        }
+        QueueFault::Kill => {
+            redis.sigkill().await;
+            Duration::from_secs(5)
+        }
+    };
+    outage::assert_unready_soon(&app, "queue", began).await;
+    outage::assert_status_readable_until(&app, &batch.id, began + lasting).await;
+    if let QueueFault::Kill = fault {
+        redis.start().await;
+    }
+
+    outage::assert_ready_again(&app).await;
+    batch.assert_finished_once(&app, &app.secret).await;
+    outage::assert_outage_counted(&app, "queue").await;
+}
