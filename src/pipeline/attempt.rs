@@ -53,8 +53,14 @@ pub fn decide(attempt: Attempt, failed_before: i32, outages: &Outages) -> Verdic
                 Verdict::Record(Outcome::Failed { error: format!("{error} (gave up after {failed} attempts)") })
             }
         }
-        Attempt::Ours(part, error) => Verdict::Retry { after: outages.down(part, &error), counted: false },
+        Attempt::Ours(part, error) => Verdict::Retry { after: retry_after_ours(part, &error, outages), counted: false },
     }
+}
+
+/// The wait after a failure of our own `part`, which never counts against the image: the
+/// outage's current wait (see [`Outages::down`]), for as long as the outage lasts.
+pub fn retry_after_ours(part: Part, error: &anyhow::Error, outages: &Outages) -> Duration {
+    outages.down(part, error)
 }
 
 /// Wait after the `failed`-th transient failure (1-based): 1 s, 4 s, 16 s. An image server that is

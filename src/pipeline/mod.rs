@@ -10,7 +10,7 @@ pub mod finalize;
 use std::time::{Duration, Instant};
 
 use self::{
-    attempt::{Attempt, ResultExt, Verdict, decide},
+    attempt::{Attempt, ResultExt, Verdict, decide, retry_after_ours},
     compress::Limits,
 };
 use crate::{
@@ -54,25 +54,27 @@ pub async fn process_image(state: &AppState, id: ImageId) -> Next {
 
 /// What follows a job whose body panicked: it is retried like any failure of our own parts.
 pub fn after_panic(state: &AppState, id: ImageId) -> Next {
-    after_ours(state, Attempt::Ours(Part::Worker, anyhow::anyhow!("the job for image {id} panicked")))
+    let error = anyhow::anyhow!("the job for image {id} panicked");
+    Next::RetryAfter(retry_after_ours(Part::Worker, &error, &state.outages))
 }
 
-fn after_ours(state: &AppState, ours: Attempt) -> Next {
-    match decide(ours, 0, &state.outages) {
-        Verdict::Retry { after, .. } => Next::RetryAfter(after),
-        Verdict::Record(outcome) => unreachable!("a failure of our own parts is never recorded: {outcome:?}"),
-    }
+/// A failure of our own parts before or after the attempt itself (loading, recording).
+struct Ours(Part, anyhow::Error);
+
+fn after_ours(state: &AppState, Ours(part, error): Ours) -> Next {
+    Next::RetryAfter(retry_after_ours(part, &error, &state.outages))
 }
 
 /// One job; `Err` only for failures of our own parts, before or after the attempt itself.
-async fn run(state: &AppState, id: ImageId) -> Result<Next, Attempt> {
-    let loaded = db::images::load(&state.db, id).await.ours(Part::Database)?;
+async fn run(state: &AppState, id: ImageId) -> Result<Next, Ours> {
+    let db = |e: sea_orm::DbErr| Ours(Part::Database, e.into());
+    let loaded = db::images::load(&state.db, id).await.map_err(db)?;
     state.outages.up(Part::Database);
     let Some((img, request)) = loaded.filter(|(img, _)| img.status == ImageStatus::Pending) else {
         return Ok(Next::Finished { webhook: None });
     };
     let started = Instant::now();
-    db::requests::mark_processing(&state.db, request.id).await.ours(Part::Database)?;
+    db::requests::mark_processing(&state.db, request.id).await.map_err(db)?;
     let attempt = match attempt_image(state, &img, request.quality).await {
         Ok(stored) => Attempt::Done(stored),
         Err(failed) => failed,
@@ -80,7 +82,7 @@ async fn run(state: &AppState, id: ImageId) -> Result<Next, Attempt> {
     match decide(attempt, img.attempts, &state.outages) {
         Verdict::Retry { after, counted } => {
             if counted {
-                db::images::count_failed_attempt(&state.db, img.id).await.ours(Part::Database)?;
+                db::images::count_failed_attempt(&state.db, img.id).await.map_err(db)?;
             }
             Ok(Next::RetryAfter(after))
         }
@@ -89,7 +91,7 @@ async fn run(state: &AppState, id: ImageId) -> Result<Next, Attempt> {
                 Outcome::Succeeded(_) => &state.metrics.images_succeeded,
                 Outcome::Failed { .. } => &state.metrics.images_failed,
             };
-            let recorded = finalize::record_outcome(state, &img, outcome).await.ours(Part::Database)?;
+            let recorded = finalize::record_outcome(state, &img, outcome).await.map_err(db)?;
             if recorded.counted {
                 Metrics::inc(counter);
                 state.metrics.processing.observe(started.elapsed());
@@ -115,6 +117,7 @@ async fn attempt_image(state: &AppState, img: &image::Model, quality: Quality) -
     };
     let compressed =
         state.run_cpu(move || compress::compress(&input, quality, &limits)).await.ours(Part::Worker)?.permanent()?;
+    state.outages.up(Part::Worker);
     let key = StorageKey::for_jpeg(&compressed.bytes);
     let output_bytes = compressed.bytes.len() as u64;
     state.storage.put(&key, compressed.bytes.into()).await.ours(Part::Storage)?;

@@ -88,6 +88,7 @@ async fn attempt(state: &AppState, id: &DeliveryId, done: i32) -> Result<Option<
         }
     };
     state.outages.up(Part::Database);
+    state.outages.up(Part::Worker);
     let number = delivery.attempts;
     let after_claim = |error: sea_orm::DbErr| Failed { claimed: Some(number), error: error.into() };
     let attempted_at = db::now();

@@ -37,7 +37,6 @@ pub struct Model {
     pub width: Option<i32>,
     /// Output height in pixels.
     pub height: Option<i32>,
-    /// When it last changed.
     pub updated_at: DateTimeUtc,
 }
 

@@ -33,7 +33,6 @@ pub struct Model {
     pub failed: i32,
     /// When it was accepted.
     pub created_at: DateTimeUtc,
-    /// When anything about it last changed.
     pub updated_at: DateTimeUtc,
     /// When its last image finished.
     pub completed_at: Option<DateTimeUtc>,

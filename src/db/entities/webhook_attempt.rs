@@ -9,7 +9,6 @@ use crate::domain::ids::DeliveryId;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "webhook_attempts")]
 pub struct Model {
-    /// Row id.
     #[sea_orm(primary_key)]
     pub id: i32,
     pub tenant_id: String,

@@ -27,9 +27,7 @@ pub struct Model {
     pub attempts: i32,
     /// When the next attempt is due, while pending.
     pub next_attempt_at: Option<DateTimeUtc>,
-    /// When it was recorded.
     pub created_at: DateTimeUtc,
-    /// When it last changed.
     pub updated_at: DateTimeUtc,
 }
 
