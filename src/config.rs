@@ -162,6 +162,9 @@ impl Config {
         if self.worker_heartbeat < std::time::Duration::from_secs(2) {
             return Err("IMGBATCH_WORKER_HEARTBEAT: must be at least 2s".into());
         }
+        if self.webhook_retry_schedule.0.iter().any(|d| *d > Duration::from_secs(30 * 86_400)) {
+            return Err("IMGBATCH_WEBHOOK_RETRY_SCHEDULE: each delay must be at most 30d".into());
+        }
         if self.max_upload_bytes.0 == 0 || self.max_image_bytes.0 == 0 {
             return Err("IMGBATCH_MAX_UPLOAD_BYTES / IMGBATCH_MAX_IMAGE_BYTES: must be above 0".into());
         }

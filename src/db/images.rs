@@ -74,15 +74,17 @@ pub async fn load(db: &impl ConnectionTrait, id: ImageId) -> Result<Option<(imag
     Ok(Some((img, req)))
 }
 
-/// Counts one more failure of the image's own server.
-pub async fn count_failed_attempt(db: &impl ConnectionTrait, id: ImageId) -> Result<(), DbErr> {
-    image::Entity::update_many()
+/// Counts one more failure of the image's own server, if the image still has the `seen` failures
+/// its job read; false when another job counted first.
+pub async fn count_failed_attempt(db: &impl ConnectionTrait, id: ImageId, seen: i32) -> Result<bool, DbErr> {
+    let result = image::Entity::update_many()
         .col_expr(image::Column::Attempts, Expr::col(image::Column::Attempts).add(1))
         .col_expr(image::Column::UpdatedAt, super::now().into())
         .filter(image::Column::Id.eq(id))
+        .filter(image::Column::Attempts.eq(seen))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(result.rows_affected == 1)
 }
 
 /// Records a pending image's outcome and counts it on its request. Returns the request as it

@@ -63,6 +63,13 @@ pub fn retry_after_ours(part: Part, error: &anyhow::Error, outages: &Outages) ->
     outages.down(part, error)
 }
 
+/// Wait before looking again at an image whose upload is not accepted yet: its jobs are queued
+/// just before the upload is marked accepted, so a job that comes early waits a second; one whose
+/// upload died waits longer and longer, until the recovery pass removes the upload.
+pub fn wait_for_intake(age: Duration) -> Duration {
+    age.clamp(Duration::from_secs(1), Duration::from_secs(60))
+}
+
 /// Wait after the `failed`-th transient failure (1-based): 1 s, 4 s, 16 s. An image server that is
 /// overloaded or restarting gets a little longer each time.
 fn transient_delay(failed: i32) -> Duration {

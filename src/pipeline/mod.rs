@@ -73,6 +73,10 @@ async fn run(state: &AppState, id: ImageId) -> Result<Next, Ours> {
     let Some((img, request)) = loaded.filter(|(img, _)| img.status == ImageStatus::Pending) else {
         return Ok(Next::Finished { webhook: None });
     };
+    if !request.accepted {
+        let age = (db::now() - request.created_at).to_std().unwrap_or_default();
+        return Ok(Next::RetryAfter(attempt::wait_for_intake(age)));
+    }
     let started = Instant::now();
     db::requests::mark_processing(&state.db, request.id).await.map_err(db)?;
     let attempt = match attempt_image(state, &img, request.quality).await {
@@ -81,8 +85,10 @@ async fn run(state: &AppState, id: ImageId) -> Result<Next, Ours> {
     };
     match decide(attempt, img.attempts, &state.outages) {
         Verdict::Retry { after, counted } => {
-            if counted {
-                db::images::count_failed_attempt(&state.db, img.id).await.map_err(db)?;
+            // Another job for this image (a duplicate after a crash) counted this attempt first:
+            // that one carries the image on, so that its attempts are counted once.
+            if counted && !db::images::count_failed_attempt(&state.db, img.id, img.attempts).await.map_err(db)? {
+                return Ok(Next::Finished { webhook: None });
             }
             Ok(Next::RetryAfter(after))
         }

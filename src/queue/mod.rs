@@ -112,7 +112,7 @@ impl Queue {
 
     /// Queues an image again after `delay` (a retry).
     pub async fn retry_image(&self, image_id: ImageId, delay: Duration) -> anyhow::Result<()> {
-        let task = TaskBuilder::new(ProcessImage { image_id }).run_after(delay).build();
+        let task = TaskBuilder::new(ProcessImage { image_id }).run_after(not_early(delay)).build();
         match &self.0 {
             Backend::Embedded { images, .. } => images.clone().push_task(task).await.map_err(anyhow::Error::new),
             Backend::Redis { images, .. } => images.clone().push_task(task).await.map_err(anyhow::Error::new),
@@ -123,7 +123,7 @@ impl Queue {
     /// Queues the attempt after the `done` already made of a webhook delivery, to run after `delay`.
     pub async fn deliver_webhook(&self, delivery_id: &DeliveryId, done: i32, delay: Duration) -> anyhow::Result<()> {
         let task = TaskBuilder::new(DeliverWebhook { delivery_id: delivery_id.clone(), attempt: done })
-            .run_after(delay)
+            .run_after(not_early(delay))
             .build();
         match &self.0 {
             Backend::Embedded { webhooks, .. } => webhooks.clone().push_task(task).await.map_err(anyhow::Error::new),
@@ -140,6 +140,15 @@ impl Queue {
                 redis::cmd("PING").query_async::<String>(&mut conn.clone()).await.map(drop).context("Redis unreachable")
             }
         }
+    }
+}
+
+/// A job's delay as given to the backends, which keep run times in whole seconds and round them
+/// down: one more second, so that a job never runs before its delay has passed.
+fn not_early(delay: Duration) -> Duration {
+    match delay.is_zero() {
+        true => delay,
+        false => delay + Duration::from_secs(1),
     }
 }
 

@@ -42,7 +42,7 @@ pub async fn deliver(state: &AppState, id: &DeliveryId, done: i32) -> Option<Nex
             let wait = state.outages.down(Part::Database, &error);
             // A claimed attempt stays claimed for its lease: the job after it can only run then.
             Some(match claimed {
-                Some(number) => NextAttempt { done: number, after: wait.max(CLAIM_LEASE) },
+                Some((number, lease)) => NextAttempt { done: number, after: wait.max(lease) },
                 None => NextAttempt { done, after: wait },
             })
         }
@@ -56,9 +56,9 @@ pub fn after_panic(state: &AppState, id: &DeliveryId, done: i32) -> Option<NextA
     Some(NextAttempt { done, after: wait.max(CLAIM_LEASE) })
 }
 
-/// A database failure, and the attempt number claimed before it, if any.
+/// A database failure, and the attempt number and lease claimed before it, if any.
 struct Failed {
-    claimed: Option<i32>,
+    claimed: Option<(i32, Duration)>,
     error: anyhow::Error,
 }
 
@@ -67,9 +67,14 @@ fn before_claim(error: impl Into<anyhow::Error>) -> Failed {
 }
 
 async fn attempt(state: &AppState, id: &DeliveryId, done: i32) -> Result<Option<NextAttempt>, Failed> {
+    // Until the attempt is recorded, the next one is not due: not before the attempt can have
+    // ended plus the delay that would follow its failure, so that even an attempt whose record is
+    // lost (a crash, the database down) is followed no earlier than the schedule says.
+    let retry_in = state.config.webhook_retry_schedule.0.get(done as usize).copied();
+    let lease = CLAIM_LEASE.max(ATTEMPT_TIMEOUT + retry_in.unwrap_or_default());
     let delivery = loop {
         let now = db::now();
-        let lease_until = now + chrono::Duration::from_std(CLAIM_LEASE).map_err(before_claim)?;
+        let lease_until = now + chrono::Duration::from_std(lease).map_err(before_claim)?;
         if let Some(claimed) =
             db::webhooks::claim_attempt(&state.db, id, done, now, lease_until).await.map_err(before_claim)?
         {
@@ -90,7 +95,7 @@ async fn attempt(state: &AppState, id: &DeliveryId, done: i32) -> Result<Option<
     state.outages.up(Part::Database);
     state.outages.up(Part::Worker);
     let number = delivery.attempts;
-    let after_claim = |error: sea_orm::DbErr| Failed { claimed: Some(number), error: error.into() };
+    let after_claim = |error: sea_orm::DbErr| Failed { claimed: Some((number, lease)), error: error.into() };
     let attempted_at = db::now();
     let started = Instant::now();
     let (status_code, error, refused) = match send(state, &delivery).await {
@@ -100,16 +105,14 @@ async fn attempt(state: &AppState, id: &DeliveryId, done: i32) -> Result<Option<
     };
     let result = AttemptResult { status_code, error, duration_ms: started.elapsed().as_millis() as u64 };
     // A refused address stays refused: retrying cannot help.
-    let retry_in = match refused {
-        true => None,
-        false => state.config.webhook_retry_schedule.0.get(number as usize - 1).copied(),
-    };
+    let retry_in = retry_in.filter(|_| !refused);
     let (new_state, next) = match (&result.error, retry_in) {
         (None, _) => (DeliveryState::Succeeded, None),
         (Some(_), Some(delay)) => (DeliveryState::Pending, Some(delay)),
         (Some(_), None) => (DeliveryState::Failed, None),
     };
-    let next_at = next.map(|d| attempted_at + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
+    // The schedule's delays are bounded by the settings, so this cannot overflow.
+    let next_at = next.and_then(|d| attempted_at.checked_add_signed(chrono::Duration::from_std(d).ok()?));
     let txn = state.db.begin().await.map_err(after_claim)?;
     db::webhooks::record_attempt(&txn, &delivery, number, attempted_at, &result, new_state, next_at)
         .await
