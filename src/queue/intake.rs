@@ -1,6 +1,7 @@
 //! Accepting a request: persist the manifest in one transaction, queue its images, then mark it
-//! accepted. If queueing fails, the request is removed again; if the process dies half-way, the
-//! recovery pass removes it, so nothing half-accepted stays behind.
+//! accepted. If queueing or marking fails, the request is removed again; if the process dies
+//! half-way, the recovery pass removes it. Jobs of a request not yet accepted wait for it, so
+//! nothing half-accepted is ever processed or stays behind.
 
 use sea_orm::TransactionTrait;
 
@@ -46,13 +47,20 @@ pub async fn submit(state: &AppState, submission: &Submission) -> Result<Request
     let txn = state.db.begin().await.map_err(db_down)?;
     let images = db::requests::insert_manifest(&txn, new, &submission.manifest).await.map_err(db_down)?;
     txn.commit().await.map_err(db_down)?;
-    if let Err(e) = state.queue.push_images(&images).await {
+    // Until it is marked accepted the request is invisible and its queued jobs wait; one that is
+    // never accepted is removed here or, failing that, by the recovery pass.
+    let undo = |failure: NotAccepted| async move {
         if let Err(cleanup) = db::requests::delete(&state.db, id).await {
-            tracing::error!(request = %id, error = %cleanup, "could not remove an unqueued request; the recovery pass will");
+            tracing::error!(request = %id, error = %cleanup, "could not remove an unaccepted request; the recovery pass will");
         }
-        return Err(NotAccepted { part: Part::Queue, error: e });
+        Err(failure)
+    };
+    if let Err(e) = state.queue.push_images(&images).await {
+        return undo(NotAccepted { part: Part::Queue, error: e }).await;
     }
-    db::requests::mark_accepted(&state.db, id).await.map_err(db_down)?;
+    if let Err(e) = db::requests::mark_accepted(&state.db, id).await {
+        return undo(db_down(e)).await;
+    }
     Metrics::inc(&state.metrics.requests_accepted);
     tracing::info!(request = %id, images = images.len(), "request accepted");
     Ok(id)
