@@ -35,11 +35,26 @@ pub enum ApiError {
     InvalidCsv(Vec<CsvProblem>),
     /// One of imgbatch's own parts (database, queue, store) is down: answered 503 with
     /// `Retry-After`, and nothing of the request was kept.
-    #[error("{0}")]
-    Unavailable(String),
+    #[error("the {} is unavailable; try again shortly", describe(*part))]
+    Unavailable {
+        /// The part that is down.
+        part: Part,
+        /// Why, for the log only.
+        cause: String,
+    },
     /// Anything else: logged with its cause, answered without details.
     #[error(transparent)]
     Internal(anyhow::Error),
+}
+
+/// Carried on a 503 response from the handler to the router's outage layer, which records the
+/// outage (logged once, counted in `/metrics`) where the shared state is at hand.
+#[derive(Debug, Clone)]
+pub struct OutageSeen {
+    /// The part that is down.
+    pub part: Part,
+    /// Why.
+    pub cause: String,
 }
 
 /// Seconds a client is told to wait (`Retry-After`) while a part of imgbatch is down.
@@ -86,7 +101,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidCsv(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -99,7 +114,7 @@ impl ApiError {
             Self::Conflict(_) => ("conflict", "Not available yet"),
             Self::PayloadTooLarge { .. } => ("payload-too-large", "The upload is too large"),
             Self::InvalidCsv(_) => ("invalid-csv", "The CSV is invalid"),
-            Self::Unavailable(_) => ("unavailable", "A dependency is unavailable"),
+            Self::Unavailable { .. } => ("unavailable", "A dependency is unavailable"),
             Self::Internal(_) => ("internal", "Internal error"),
         }
     }
@@ -131,10 +146,10 @@ impl ApiError {
 }
 
 impl ApiError {
-    /// The answer while `part` is down; the cause goes to the log only.
+    /// The answer while `part` is down; the cause goes to the log, once per outage (see
+    /// [`OutageSeen`]).
     pub fn unavailable(part: Part, cause: &dyn std::fmt::Display) -> Self {
-        tracing::warn!(part = part.name(), error = %cause, "answering 503: a part of imgbatch is down");
-        Self::Unavailable(format!("the {} is unavailable; try again shortly", describe(part)))
+        Self::Unavailable { part, cause: cause.to_string() }
     }
 }
 
@@ -182,8 +197,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), axum::Json(problem)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let Self::Unavailable(_) = self {
+        if let Self::Unavailable { part, cause } = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            response.extensions_mut().insert(OutageSeen { part, cause });
         }
         response
     }

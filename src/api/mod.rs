@@ -11,12 +11,21 @@ pub mod products;
 pub mod requests;
 pub mod webhooks;
 
-use axum::{Router, extract::DefaultBodyLimit};
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request, State},
+    middleware::{self, Next},
+    response::Response,
+};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    error::{ApiError, OutageSeen},
+    outage::Part,
+    state::AppState,
+};
 
 /// Every route, with its OpenAPI description.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -42,7 +51,27 @@ pub fn router(state: AppState) -> Router {
         // The upload counts its file against IMGBATCH_MAX_UPLOAD_BYTES itself; this bounds the
         // whole body (other fields, multipart framing) a little above it.
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), track_outages))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
+}
+
+/// Records what answers say of imgbatch's own parts, so that an API-only process logs an outage
+/// once and shows it in `/metrics` as its workers would: a 503 for a part that is down starts
+/// (or continues) its outage; a success of a route that needs the part ends it. Every
+/// `/api/v1` route reads the database; `/files` reads the store.
+async fn track_outages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let part = match request.uri().path() {
+        p if p.starts_with("/api/v1/") => Some(Part::Database),
+        p if p.starts_with("/files/") => Some(Part::Storage),
+        _ => None,
+    };
+    let response = next.run(request).await;
+    if let Some(seen) = response.extensions().get::<OutageSeen>() {
+        state.outages.down(seen.part, &anyhow::anyhow!("{}", seen.cause));
+    } else if let Some(part) = part.filter(|_| response.status().is_success()) {
+        state.outages.up(part);
+    }
+    response
 }
