@@ -23,12 +23,22 @@ pub enum Part {
     Storage,
     /// The job queue (embedded or Redis).
     Queue,
-    /// A job's own code: it panicked.
+    /// imgbatch's own code: a job panicked, or a statement or a stored row was wrong.
     Worker,
 }
 
 impl Part {
     const ALL: [Part; 4] = [Part::Database, Part::Storage, Part::Queue, Part::Worker];
+
+    /// The part to blame for a database error: the database when it could not be reached, our
+    /// own code when a statement or a stored row was wrong (still retried, never the image's
+    /// fault, but not reported as a database outage).
+    pub fn of_db_error(e: &sea_orm::DbErr) -> Part {
+        match crate::db::is_unavailable(e) {
+            true => Part::Database,
+            false => Part::Worker,
+        }
+    }
 
     /// The name used in logs, `/readyz` and metric labels.
     pub fn name(self) -> &'static str {

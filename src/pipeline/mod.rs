@@ -67,7 +67,7 @@ fn after_ours(state: &AppState, Ours(part, error): Ours) -> Next {
 
 /// One job; `Err` only for failures of our own parts, before or after the attempt itself.
 async fn run(state: &AppState, id: ImageId) -> Result<Next, Ours> {
-    let db = |e: sea_orm::DbErr| Ours(Part::Database, e.into());
+    let db = |e: sea_orm::DbErr| Ours(Part::of_db_error(&e), e.into());
     let loaded = db::images::load(&state.db, id).await.map_err(db)?;
     state.outages.up(Part::Database);
     let Some((img, request)) = loaded.filter(|(img, _)| img.status == ImageStatus::Pending) else {

@@ -39,7 +39,8 @@ pub async fn deliver(state: &AppState, id: &DeliveryId, done: i32) -> Option<Nex
     match attempt(state, id, done).await {
         Ok(next) => next,
         Err(Failed { claimed, error }) => {
-            let wait = state.outages.down(Part::Database, &error);
+            let part = error.downcast_ref().map_or(Part::Database, Part::of_db_error);
+            let wait = state.outages.down(part, &error);
             // A claimed attempt stays claimed for its lease: the job after it can only run then.
             Some(match claimed {
                 Some((number, lease)) => NextAttempt { done: number, after: wait.max(lease) },
