@@ -150,6 +150,7 @@ async fn queue_outage(test: &str, fault: QueueFault) {
         }
     };
     outage::assert_unready_soon(&app, "queue", began).await;
+    assert_upload_refused_and_not_kept(&app).await;
     outage::assert_status_readable_until(&app, &batch.id, began + lasting).await;
     if let QueueFault::Kill = fault {
         redis.start().await;
@@ -158,4 +159,19 @@ async fn queue_outage(test: &str, fault: QueueFault) {
     outage::assert_ready_again(&app).await;
     batch.assert_finished_once(&app, &app.secret).await;
     outage::assert_outage_counted(&app, "queue").await;
+    let (_, requests) = app.get_json("/api/v1/requests").await;
+    assert_eq!(requests["total"], 1, "the upload refused during the outage left nothing behind: {requests:#}");
+}
+
+/// An upload while the queue is down: its jobs cannot be queued, so it is answered 503 with
+/// `Retry-After` (the merchant uploads again later) and nothing of it is kept.
+async fn assert_upload_refused_and_not_kept(app: &TestApp) {
+    let csv = "S. No.,Product Name,Input Image Urls\n1,Refused,https://cdn.example.com/r.jpg\n";
+    let response = tokio::time::timeout(Duration::from_secs(10), app.upload_with(csv, &[]))
+        .await
+        .expect("an upload during the queue outage is answered within 10 s");
+    assert_eq!(response.status(), 503, "{:?}", response.text().await);
+    assert!(response.headers().contains_key("retry-after"));
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/problem+json"), "{content_type}");
 }
