@@ -50,20 +50,12 @@ impl ProductName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The name as an owned string.
-    pub fn into_inner(self) -> String {
-        self.0
-    }
 }
 
 /// An absolute `http` or `https` URL with a host, where an input image is fetched from. It keeps
 /// the merchant's text, so the output CSV gives back exactly what was uploaded.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ImageUrl {
-    text: String,
-    url: Url,
-}
+pub struct ImageUrl(String);
 
 impl ImageUrl {
     /// Parses an image URL, trimming surrounding whitespace.
@@ -80,22 +72,12 @@ impl ImageUrl {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(format!("image URL {} has no host", quote(trimmed)));
         }
-        Ok(Self { text: trimmed.to_owned(), url })
+        Ok(Self(trimmed.to_owned()))
     }
 
     /// The URL as the merchant wrote it (trimmed).
     pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// The parsed URL.
-    pub fn as_url(&self) -> &Url {
-        &self.url
-    }
-
-    /// The parsed URL, owned.
-    pub fn into_inner(self) -> Url {
-        self.url
+        &self.0
     }
 }
 
@@ -129,7 +111,6 @@ mod tests {
     fn product_name_is_trimmed() {
         let name = ProductName::parse("  Red Shoe \t").unwrap();
         assert_eq!(name.as_str(), "Red Shoe");
-        assert_eq!(name.into_inner(), "Red Shoe");
     }
 
     #[test]
@@ -148,8 +129,6 @@ mod tests {
     fn image_url_accepts_http_and_https() {
         let url = ImageUrl::parse(" https://cdn.example.com/a.jpg ").unwrap();
         assert_eq!(url.as_str(), "https://cdn.example.com/a.jpg");
-        assert_eq!(url.as_url().host_str(), Some("cdn.example.com"));
-        assert_eq!(url.into_inner().scheme(), "https");
         assert!(ImageUrl::parse("http://127.0.0.1:8080/x.png").is_ok());
     }
 
