@@ -97,6 +97,36 @@ async fn a_database_refusing_connections_for_30_seconds_mid_batch_answers_503_th
     outage::assert_outage_counted(&app, "database").await;
 }
 
+#[tokio::test]
+async fn a_sqlite_database_locked_by_another_process_for_30_seconds_mid_batch_loses_no_image() {
+    if backends::servers_backend() {
+        eprintln!("\n*** SKIPPED the SQLite lock test: the servers backend runs on PostgreSQL ***\n");
+        return;
+    }
+    let app = TestApp::builder().with_config(outage::settings).spawn().await;
+    let batch = Batch::upload(&app, IMAGES).await;
+    batch.wait_for_percent(&app, 20).await;
+
+    // Another process (a backup, an operator's shell) holding the write lock: every write of the
+    // app waits out its busy timeout and fails, while reads go on (WAL).
+    let options = sea_orm::ConnectOptions::new(app.config.database_url.clone()).max_connections(1).to_owned();
+    let other = Database::connect(options).await.expect("a second connection to the database file");
+    other.execute_unprepared("BEGIN EXCLUSIVE").await.expect("the write lock");
+    let began = Instant::now();
+    let csv = "S. No.,Product Name,Input Image Urls\n1,Refused,https://cdn.example.com/r.jpg\n";
+    let refused = tokio::time::timeout(Duration::from_secs(20), app.upload_with(csv, &[]))
+        .await
+        .expect("an upload while the database is locked is answered within 20 s");
+    assert_eq!(refused.status(), 503, "an upload that cannot be written is a 503: {:?}", refused.text().await);
+    outage::assert_status_readable_until(&app, &batch.id, began + Duration::from_secs(30)).await;
+    other.execute_unprepared("COMMIT").await.expect("the lock released");
+
+    batch.assert_finished_once(&app, &app.secret).await;
+    outage::assert_outage_counted(&app, "database").await;
+    let (_, requests) = app.get_json("/api/v1/requests").await;
+    assert_eq!(requests["total"], 1, "the refused upload left nothing behind: {requests:#}");
+}
+
 /// The name of the database a PostgreSQL URL names.
 fn database_name(url: &str) -> String {
     url::Url::parse(url).unwrap().path().trim_start_matches('/').to_owned()
