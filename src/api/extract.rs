@@ -13,7 +13,11 @@ use tokio::sync::mpsc;
 use super::dto::Pagination;
 use crate::{
     db::{self, entities::request},
-    domain::{ids::RequestId, quality::Quality},
+    domain::{
+        ids::RequestId,
+        product::{MAX_URL_BYTES, check_url},
+        quality::Quality,
+    },
     error::ApiError,
     manifest::{self, Manifest, ManifestError},
     net,
@@ -23,6 +27,9 @@ use crate::{
 
 /// The longest text field accepted (`webhook_url`, `quality`).
 const MAX_TEXT_FIELD: usize = 4096;
+
+/// The largest paging offset accepted.
+const MAX_OFFSET: u64 = i64::MAX as u64;
 
 /// The multipart form of an upload.
 #[derive(utoipa::ToSchema)]
@@ -37,6 +44,24 @@ pub struct UploadForm {
     /// JPEG quality, 1–100 (default: the server's `IMGBATCH_JPEG_QUALITY`).
     #[schema(minimum = 1, maximum = 100, example = 50)]
     quality: Option<u8>,
+}
+
+/// The most bytes an upload's body may have: the CSV's limit, plus room for the other fields and
+/// the multipart framing.
+pub fn upload_body_limit(config: &crate::Config) -> u64 {
+    config.max_upload_bytes.0.saturating_add(64 << 10)
+}
+
+/// A body that says it is larger than an upload can be is answered 413 before it is read, rather
+/// than after the client has sent (or promised and never sent) all of it.
+pub fn refuse_declared_oversize(state: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > upload_body_limit(&state.config) => {
+            Err(ApiError::PayloadTooLarge { limit: state.config.max_upload_bytes.0 })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Reads the form into a validated submission.
@@ -75,11 +100,15 @@ pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submis
 /// Checks a webhook URL now, so a merchant learns at once that it can never be called: its
 /// scheme, and unless private URLs are allowed, the addresses its host resolves to.
 async fn parse_webhook_url(raw: &str, allow_private: bool) -> Result<url::Url, ApiError> {
-    let url = url::Url::parse(raw.trim())
-        .map_err(|e| ApiError::bad_request(format!("webhook_url {raw:?} is not an absolute URL: {e}")))?;
-    let Some(host) = url.host_str() else {
-        return Err(ApiError::bad_request(format!("webhook_url {raw:?} has no host")));
-    };
+    let raw = raw.trim();
+    if raw.len() > MAX_URL_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "webhook_url is {} bytes long; the limit is {MAX_URL_BYTES}",
+            raw.len()
+        )));
+    }
+    let url = check_url(raw).map_err(|why| ApiError::bad_request(format!("webhook_url {why}")))?;
+    let host = url.host_str().unwrap_or_default();
     net::check_url(&url, allow_private).map_err(|e| ApiError::bad_request(format!("webhook_url: {e}")))?;
     if !allow_private && matches!(url.host(), Some(url::Host::Domain(_))) {
         net::resolve_global(host).await.map_err(|e| ApiError::bad_request(format!("webhook_url: {e}")))?;
@@ -200,6 +229,10 @@ pub fn check_page(page: Result<Query<Pagination>, QueryRejection>) -> Result<Pag
     let Query(page) = page.map_err(|e| ApiError::bad_request(format!("bad paging parameters: {}", e.body_text())))?;
     if !(1..=1000).contains(&page.limit) {
         return Err(ApiError::bad_request(format!("limit must be from 1 to 1000, got {}", page.limit)));
+    }
+    // The databases take signed 64-bit offsets; past that the query cannot be built.
+    if page.offset > MAX_OFFSET {
+        return Err(ApiError::bad_request(format!("offset must be from 0 to {MAX_OFFSET}, got {}", page.offset)));
     }
     Ok(page)
 }

@@ -45,7 +45,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The application's router: the API, `/api-docs/openapi.json` and Swagger UI at `/swagger-ui/`.
 pub fn router(state: AppState) -> Router {
     let (router, api) = routes().split_for_parts();
-    let body_limit = usize::try_from(state.config.max_upload_bytes.0).unwrap_or(usize::MAX).saturating_add(64 << 10);
+    let body_limit = usize::try_from(extract::upload_body_limit(&state.config)).unwrap_or(usize::MAX);
     router
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", api))
         // The upload counts its file against IMGBATCH_MAX_UPLOAD_BYTES itself; this bounds the

@@ -9,7 +9,7 @@ use axum::{
 
 use super::{
     dto::{Pagination, RequestAccepted, RequestOut, RequestPage},
-    extract::{RequestPath, UploadForm, check_page, find_request, read_upload},
+    extract::{RequestPath, UploadForm, check_page, find_request, read_upload, refuse_declared_oversize},
 };
 use crate::{
     db,
@@ -49,8 +49,10 @@ use crate::{
 )]
 pub async fn create_request(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     form: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<impl IntoResponse> {
+    refuse_declared_oversize(&state, &headers)?;
     let form =
         form.map_err(|e| ApiError::bad_request(format!("expected a multipart/form-data body: {}", e.body_text())))?;
     let submission = read_upload(&state, form).await?;

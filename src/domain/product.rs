@@ -5,6 +5,10 @@ use url::Url;
 /// Longest product name accepted, in characters.
 pub const MAX_PRODUCT_NAME_CHARS: usize = 1000;
 
+/// Longest URL accepted, in bytes: what browsers and CDNs reliably handle, and far more than an
+/// image URL needs.
+pub const MAX_URL_BYTES: usize = 2048;
+
 /// Longest part of a rejected value quoted back in an error, in characters.
 const MAX_QUOTED_CHARS: usize = 200;
 
@@ -39,6 +43,10 @@ impl ProductName {
         if trimmed.is_empty() {
             return Err("Product Name must not be blank".to_owned());
         }
+        // No database stores NUL in text (PostgreSQL refuses it), and no name needs one.
+        if trimmed.contains('\0') {
+            return Err("Product Name must not contain NUL characters".to_owned());
+        }
         let chars = trimmed.chars().count();
         if chars > MAX_PRODUCT_NAME_CHARS {
             return Err(format!("Product Name must be at most {MAX_PRODUCT_NAME_CHARS} characters, got {chars}"));
@@ -64,20 +72,45 @@ impl ImageUrl {
         if trimmed.is_empty() {
             return Err("image URL must not be blank".to_owned());
         }
-        let url = Url::parse(trimmed)
-            .map_err(|e| format!("image URL {} is not a valid absolute URL ({e})", quote(trimmed)))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("image URL {} must start with http:// or https://", quote(trimmed)));
+        let shown = quote(&redacted(trimmed));
+        if trimmed.len() > MAX_URL_BYTES {
+            return Err(format!("image URL {shown} is {} bytes long; the limit is {MAX_URL_BYTES}", trimmed.len()));
         }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(format!("image URL {} has no host", quote(trimmed)));
-        }
+        check_url(trimmed).map_err(|why| format!("image URL {shown} {why}"))?;
         Ok(Self(trimmed.to_owned()))
     }
 
     /// The URL as the merchant wrote it (trimmed).
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Checks that `s` is an absolute http(s) URL with a host and no user name or password (which
+/// would be sent as credentials to the image server, and echoed in answers); says why not.
+pub fn check_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("is not a valid absolute URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must start with http:// or https://".to_owned());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("has no host".to_owned());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain a user name or password".to_owned());
+    }
+    Ok(url)
+}
+
+/// A URL as it may be shown back: a user name and password replaced by `***`.
+fn redacted(s: &str) -> String {
+    match Url::parse(s) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_password(None);
+            let _ = url.set_username("***");
+            url.to_string()
+        }
+        _ => s.to_owned(),
     }
 }
 
@@ -144,6 +177,22 @@ mod tests {
             let err = ImageUrl::parse(bad).unwrap_err();
             assert!(err.contains("must start with http:// or https://"), "{err}");
         }
+    }
+
+    #[test]
+    fn image_urls_with_credentials_or_over_2048_bytes_are_rejected() {
+        let err = ImageUrl::parse("http://user:pass@cdn.example.com/a.jpg").unwrap_err();
+        assert!(err.ends_with("must not contain a user name or password"), "{err}");
+        assert!(err.contains("http://***@cdn.example.com/a.jpg") && !err.contains(":pass"), "{err}");
+        assert!(ImageUrl::parse("https://user@cdn.example.com/a.jpg").is_err());
+        let long = format!("https://cdn.example.com/{}", "a".repeat(2048));
+        assert!(ImageUrl::parse(&long).unwrap_err().contains("bytes long; the limit is 2048"));
+        assert!(ImageUrl::parse(&long[..2048]).is_ok());
+    }
+
+    #[test]
+    fn product_names_with_nul_are_rejected() {
+        assert_eq!(ProductName::parse("Red\0Shoe").unwrap_err(), "Product Name must not contain NUL characters");
     }
 
     #[test]

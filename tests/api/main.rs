@@ -6,6 +6,7 @@ mod crash;
 mod csv_validation;
 mod failures;
 mod helpers;
+mod hostile;
 mod multiprocess;
 mod openapi;
 mod outages;
