@@ -24,6 +24,12 @@ pub enum ApiError {
     /// The resource is not in a state that allows this yet.
     #[error("{0}")]
     Conflict(String),
+    /// The request took longer than its time.
+    #[error("the request took longer than {secs} s")]
+    Timeout {
+        /// Its time, in seconds.
+        secs: u64,
+    },
     /// The upload is larger than the configured limit.
     #[error("the upload is larger than the limit of {limit} bytes")]
     PayloadTooLarge {
@@ -99,6 +105,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidCsv(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -112,6 +119,7 @@ impl ApiError {
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             Self::Conflict(_) => ("conflict", "Not available yet"),
+            Self::Timeout { .. } => ("request-timeout", "The request took too long"),
             Self::PayloadTooLarge { .. } => ("payload-too-large", "The upload is too large"),
             Self::InvalidCsv(_) => ("invalid-csv", "The CSV is invalid"),
             Self::Unavailable { .. } => ("unavailable", "A dependency is unavailable"),

@@ -15,6 +15,7 @@ pub mod net;
 pub mod outage;
 pub mod pipeline;
 pub mod queue;
+pub mod server;
 pub mod startup;
 pub mod state;
 pub mod storage;

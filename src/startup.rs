@@ -3,7 +3,6 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -28,7 +27,7 @@ pub struct Roles {
 /// A built application: bound, migrated and connected, ready to run.
 pub struct Application {
     address: SocketAddr,
-    listener: Option<TcpListener>,
+    listener: Option<tokio::net::TcpListener>,
     state: AppState,
     roles: Roles,
 }
@@ -46,8 +45,7 @@ impl Application {
         db::migrate(&db).await?;
         let listener = match roles.api {
             true => Some(
-                TcpListener::bind(config.bind)
-                    .await
+                crate::server::listen(config.bind)
                     .with_context(|| format!("IMGBATCH_BIND: cannot listen on {}", config.bind))?,
             ),
             false => None,
@@ -107,11 +105,9 @@ impl Application {
         let token = state.shutdown.clone();
         let api = async {
             if let Some(listener) = listener {
-                let app = api::router(state.clone());
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(token.clone().cancelled_owned())
-                    .await
-                    .context("serving HTTP")?;
+                let cap = crate::server::connection_cap();
+                tracing::debug!(max_connections = cap, "serving HTTP");
+                crate::server::serve(listener, api::router(state.clone()), cap, token.clone()).await;
             }
             anyhow::Ok(())
         };

@@ -11,11 +11,19 @@ pub mod products;
 pub mod requests;
 pub mod webhooks;
 
+use std::time::Duration;
+
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request, State},
+    http::Method,
     middleware::{self, Next},
-    response::Response,
+    response::{IntoResponse, Response},
+};
+use tower_http::{
+    compression::CompressionLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
 };
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -52,9 +60,36 @@ pub fn router(state: AppState) -> Router {
         // whole body (other fields, multipart framing) a little above it.
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), track_outages))
+        .layer(middleware::from_fn(deadline))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
+        // JSON and CSV answers are gzipped for clients that accept it (images never are).
+        .layer(CompressionLayer::new())
+        // Every request gets an id (or keeps the caller's `x-request-id`), answered in
+        // `x-request-id` and carried by every log line about it.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Time a request may take to be answered (the body of a download streams after).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time an upload may take: a CSV at the size limit over a slow link, parsed and stored.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Answers 408 for a request that takes longer than its time; what it had begun is undone (an
+/// upload's transaction rolls back, or its unaccepted rows are removed by the recovery pass).
+async fn deadline(request: Request, next: Next) -> Response {
+    let upload = request.method() == Method::POST && request.uri().path() == "/api/v1/requests";
+    let limit = if upload { UPLOAD_TIMEOUT } else { REQUEST_TIMEOUT };
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout { secs: limit.as_secs() }.into_response(),
+    }
 }
 
 /// Records what answers say of imgbatch's own parts, so that an API-only process logs an outage

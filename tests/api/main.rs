@@ -2,6 +2,7 @@
 //! SQLite database and store, a local image server and a local webhook receiver.
 
 mod concurrency;
+mod connections;
 mod crash;
 mod csv_validation;
 mod failures;
@@ -15,4 +16,5 @@ mod processing;
 mod recovery;
 mod requests;
 mod restart;
+mod upload_properties;
 mod webhook;
