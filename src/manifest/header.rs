@@ -56,7 +56,7 @@ impl HeaderMap {
 pub fn inspect_header(record: &csv::StringRecord) -> (Option<HeaderMap>, Vec<CsvProblem>) {
     let mut found: [Option<usize>; 3] = [None; 3];
     let mut problems = Vec::new();
-    // A byte order mark was already taken off the first cell by the parser.
+    // A byte order mark was already taken off the stream by the parser.
     for (index, cell) in record.iter().enumerate() {
         let column = Some(index as u64 + 1);
         let message = match Column::from_header_cell(cell) {

@@ -3,6 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read};
 
+use self::bom::SkipBom;
 use super::{
     header::{Column, HeaderMap, inspect_header},
     problem::{CsvProblem, MAX_PROBLEMS},
@@ -63,11 +64,10 @@ pub fn parse<R: Read>(reader: R, limits: Limits) -> Result<Manifest, ManifestErr
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::None)
-        .from_reader(LineTracker::new(reader));
+        .from_reader(LineTracker::new(SkipBom::new(reader)));
     let mut check = Checker::default();
     let mut header: Option<(u64, HeaderMap)> = None;
     let mut record = csv::ByteRecord::new();
-    let mut first_record = true;
     let mut rows = 0usize;
     let mut images = 0usize;
     while check.problems.len() < MAX_PROBLEMS {
@@ -85,9 +85,6 @@ pub fn parse<R: Read>(reader: R, limits: Limits) -> Result<Manifest, ManifestErr
             }
         }
         let line = csv.get_mut().line_at(record.position().map_or(0, |p| p.byte()));
-        if std::mem::take(&mut first_record) {
-            strip_bom(&mut record);
-        }
         let row = match csv::StringRecord::from_byte_record(std::mem::take(&mut record)) {
             Ok(row) => row,
             Err(_) => {
@@ -141,14 +138,6 @@ pub fn parse<R: Read>(reader: R, limits: Limits) -> Result<Manifest, ManifestErr
     problems.sort_by_key(|p| (p.line, p.column));
     problems.truncate(MAX_PROBLEMS);
     Err(ManifestError::Invalid(problems))
-}
-
-fn strip_bom(record: &mut csv::ByteRecord) {
-    if let Some(rest) = record.get(0).and_then(|c| c.strip_prefix(b"\xEF\xBB\xBF")) {
-        let mut stripped = csv::ByteRecord::from(vec![rest]);
-        stripped.extend(record.iter().skip(1));
-        *record = stripped;
-    }
 }
 
 #[derive(Default)]
@@ -267,5 +256,10 @@ impl<R: Read> Read for LineTracker<R> {
     }
 }
 
+mod bom;
+#[cfg(test)]
+mod generate;
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

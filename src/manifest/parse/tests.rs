@@ -228,3 +228,25 @@ fn images_over_the_limit_are_reported_on_the_row_that_passes_it() {
     assert_eq!((problems[0].line, problems[0].column), (3, Some(3)));
     assert!(problems[0].message.contains("too many images"), "{:?}", problems[0]);
 }
+
+#[test]
+fn byte_order_mark_split_across_reads_still_lets_a_quoted_first_header_cell_open() {
+    let input = "\u{feff}\"s. no.\",product name,input image urls\n1,A,https://a.test/1.jpg\n";
+    let manifest = parse(Trickle(input.as_bytes()), rows(10)).unwrap();
+    assert_eq!(manifest.products[0].serial_number.get(), 1);
+}
+
+#[test]
+fn a_file_shorter_than_a_byte_order_mark_is_read_as_it_is() {
+    let expected = at(1, None, "the file is empty; expected a header row: S. No.,Product Name,Input Image Urls");
+    assert_eq!(only_problem("\u{feff}"), expected);
+    let found = problems(b"\xef\xbb", 10);
+    assert_eq!(found[0].0, 1);
+}
+
+#[test]
+fn a_doubled_byte_order_mark_is_dropped_however_the_stream_is_split() {
+    let input = "\u{feff}\u{feff}S. No.,Product Name,Input Image Urls\n1,A,https://a.test/1.jpg\n";
+    assert_eq!(parse(input.as_bytes(), rows(10)).unwrap().products.len(), 1);
+    assert_eq!(parse(Trickle(input.as_bytes()), rows(10)).unwrap().products.len(), 1);
+}
