@@ -116,11 +116,9 @@ async fn attempt_image(state: &AppState, img: &image::Model, quality: Quality) -
     state.metrics.download.observe(download.elapsed());
     let input = input?;
     let input_bytes = input.len() as u64;
-    let limits = Limits {
-        max_pixels: config.max_image_pixels,
-        // RGBA at the pixel limit, plus room for one rotation.
-        max_alloc_bytes: config.max_image_pixels.saturating_mul(8),
-    };
+    // As many decodes run at once as the CPU gate has permits: one per core (see `Limits`).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let limits = Limits::shared_by(config.max_image_pixels, cores);
     let compressed =
         state.run_cpu(move || compress::compress(&input, quality, &limits)).await.ours(Part::Worker)?.permanent()?;
     state.outages.up(Part::Worker);

@@ -3,9 +3,10 @@
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageBuffer};
-use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat};
+use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat, Subsamp};
 
-use super::{CompressError, Decoded, ImageKind, Limits, check_size, decode_error, exif};
+use super::budget::{self, Footprint, ICC_LIMIT};
+use super::{CompressError, Decoded, ImageKind, Limits, check_size, decode_error, exif, quarter_turn};
 
 pub(super) fn decode_jpeg(input: &[u8], limits: &Limits) -> Result<Decoded, CompressError> {
     let err = |e: turbojpeg::Error| decode_error(ImageKind::Jpeg, e);
@@ -24,6 +25,33 @@ pub(super) fn decode_jpeg(input: &[u8], limits: &Limits) -> Result<Decoded, Comp
     };
     check_size(width, height, format.size() as u64, limits)?;
     let meta = read_jpeg_markers(input);
+    if meta.icc_bytes > ICC_LIMIT {
+        return Err(CompressError::MetadataTooLarge { what: "ICC profile", limit: ICC_LIMIT as u64 });
+    }
+    let orientation = meta.orientation.and_then(Orientation::from_exif).unwrap_or(Orientation::NoTransforms);
+    let components: u64 = match header.colorspace {
+        Colorspace::Gray => 1,
+        Colorspace::CMYK | Colorspace::YCCK => 4,
+        Colorspace::RGB | Colorspace::YCbCr => 3,
+    };
+    // Samples per pixel, times 2: the luma or first plane is full size, the others subsampled.
+    let samples_x2 = match header.subsamp {
+        Subsamp::Gray => 2,
+        Subsamp::Sub2x2 | Subsamp::Sub4x1 | Subsamp::Sub1x4 => 2 + (components - 1),
+        Subsamp::Sub2x1 | Subsamp::Sub1x2 => 2 + 2 * (components - 1) / 2,
+        _ => 2 * components,
+    };
+    let footprint = Footprint {
+        decoded: format.size() as u64,
+        // libjpeg-turbo's whole-image coefficient buffer (2 bytes per sample), which progressive
+        // and multi-scan files need; counted for every file, as the header does not say.
+        beside: samples_x2,
+        held: format.size() as u64,
+        gray: format == PixelFormat::GRAY,
+        // libjpeg-turbo keeps a copy of every APP2 segment.
+        metadata: meta.app2_bytes as u64,
+    };
+    budget::check(width, height, &footprint, quarter_turn(orientation), limits)?;
     let mut out = Image {
         pixels: vec![0u8; header.width * header.height * format.size()],
         width: header.width,
@@ -43,7 +71,7 @@ pub(super) fn decode_jpeg(input: &[u8], limits: &Limits) -> Result<Decoded, Comp
     };
     Ok(Decoded {
         image: image.ok_or_else(|| decode_error(ImageKind::Jpeg, "pixel buffer size mismatch"))?,
-        orientation: meta.orientation.and_then(Orientation::from_exif).unwrap_or(Orientation::NoTransforms),
+        orientation,
         icc: meta.icc,
     })
 }
@@ -70,15 +98,20 @@ pub(super) struct JpegMarkers {
     pub(super) icc: Option<Vec<u8>>,
     /// An Adobe APP14 marker is present (CMYK stored inverted).
     pub(super) adobe: bool,
+    /// Bytes of ICC profile chunks, complete or not.
+    pub(super) icc_bytes: usize,
+    /// Bytes of all APP2 segments.
+    pub(super) app2_bytes: usize,
 }
 
 const ICC_SIGNATURE: &[u8] = b"ICC_PROFILE\0";
 pub(super) const ICC_CHUNK: usize = 65_519;
 
 /// Walks the header segments up to the first scan, collecting EXIF orientation, the ICC
-/// profile and whether an Adobe APP14 marker is present. Stops quietly at malformed data.
+/// profile and whether an Adobe APP14 marker is present. Stops quietly at malformed data. A
+/// profile over [`ICC_LIMIT`] is measured but not reassembled.
 pub(super) fn read_jpeg_markers(data: &[u8]) -> JpegMarkers {
-    let mut found = JpegMarkers { orientation: None, icc: None, adobe: false };
+    let mut found = JpegMarkers { orientation: None, icc: None, adobe: false, icc_bytes: 0, app2_bytes: 0 };
     let mut chunks: Vec<(u8, u8, &[u8])> = Vec::new();
     let mut at = 2;
     while at + 4 <= data.len() && data[at] == 0xFF {
@@ -103,7 +136,9 @@ pub(super) fn read_jpeg_markers(data: &[u8]) -> JpegMarkers {
                 found.orientation = payload.strip_prefix(b"Exif\0\0").and_then(exif::orientation);
             }
             0xE2 => {
+                found.app2_bytes += payload.len();
                 if let Some([seq, count, rest @ ..]) = payload.strip_prefix(ICC_SIGNATURE) {
+                    found.icc_bytes += rest.len();
                     chunks.push((*seq, *count, rest));
                 }
             }
@@ -115,25 +150,34 @@ pub(super) fn read_jpeg_markers(data: &[u8]) -> JpegMarkers {
     chunks.sort_by_key(|c| c.0);
     let complete = !chunks.is_empty()
         && chunks.iter().enumerate().all(|(i, c)| usize::from(c.0) == i + 1 && usize::from(c.1) == chunks.len());
-    if complete {
+    if complete && found.icc_bytes <= ICC_LIMIT {
         found.icc = Some(chunks.iter().flat_map(|c| c.2.iter().copied()).collect());
     }
     found
 }
 
-/// Copies `jpeg`, inserting `profile` as APP2 ICC_PROFILE segments right after SOI.
-pub(super) fn with_icc(jpeg: &[u8], profile: &[u8]) -> Vec<u8> {
+/// Bytes the APP2 ICC_PROFILE segments carrying `profile` take.
+pub(super) fn icc_segments_len(profile: &[u8]) -> usize {
+    profile.len() + profile.len().div_ceil(ICC_CHUNK) * (4 + ICC_SIGNATURE.len() + 2)
+}
+
+/// Writes `profile` as APP2 ICC_PROFILE segments filling `out` ([`icc_segments_len`] bytes).
+pub(super) fn write_icc_segments(out: &mut [u8], profile: &[u8]) {
     let count = profile.len().div_ceil(ICC_CHUNK);
-    let mut out = Vec::with_capacity(jpeg.len() + profile.len() + count * 18);
-    out.extend_from_slice(&jpeg[..2.min(jpeg.len())]);
+    let mut at = 0;
     for (i, chunk) in profile.chunks(ICC_CHUNK).enumerate() {
         let len = (2 + ICC_SIGNATURE.len() + 2 + chunk.len()) as u16;
-        out.extend_from_slice(&[0xFF, 0xE2]);
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(ICC_SIGNATURE);
-        out.extend_from_slice(&[(i + 1) as u8, count as u8]);
-        out.extend_from_slice(chunk);
+        for part in [&[0xFF, 0xE2][..], &len.to_be_bytes(), ICC_SIGNATURE, &[(i + 1) as u8, count as u8], chunk] {
+            out[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
     }
-    out.extend_from_slice(&jpeg[2.min(jpeg.len())..]);
-    out
+}
+
+/// Copies `jpeg`, inserting `profile` as APP2 ICC_PROFILE segments right after SOI.
+#[cfg(test)]
+pub(super) fn with_icc(jpeg: &[u8], profile: &[u8]) -> Vec<u8> {
+    let mut segments = vec![0; icc_segments_len(profile)];
+    write_icc_segments(&mut segments, profile);
+    [&jpeg[..2.min(jpeg.len())], &segments, &jpeg[2.min(jpeg.len())..]].concat()
 }

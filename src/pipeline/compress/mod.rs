@@ -2,28 +2,73 @@
 //! Pure and synchronous; the caller runs it on the blocking pool under a semaphore. JPEG input
 //! goes through libjpeg-turbo (`jpeg`), the other formats through the `image` crate.
 
+mod budget;
 mod exif;
+mod formats;
+mod inflate;
 mod jpeg;
 mod orient;
+mod scan;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_limits;
+#[cfg(test)]
+mod tests_memory;
 
-use std::io::Cursor;
-
+use image::DynamicImage;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageBuffer, ImageDecoder, ImageError, ImageFormat, ImageReader};
 use turbojpeg::{Compressor, Image, PixelFormat, Subsamp};
 
-use self::jpeg::{ICC_CHUNK, decode_jpeg, with_icc};
+pub use self::budget::FIXED_BYTES;
+use self::formats::decode_with_image;
+#[cfg(test)]
+use self::formats::flatten_alpha;
+#[cfg(test)]
+use self::jpeg::with_icc;
+use self::jpeg::{ICC_CHUNK, decode_jpeg, icc_segments_len, write_icc_segments};
 use crate::domain::quality::Quality;
 
+/// Memory all decodes of one process may use together: see [`Limits`].
+pub const DECODE_MEMORY_BUDGET: u64 = 512 << 20;
+
+/// Longest side accepted, in pixels: JPEG's own maximum, applied to every format.
+pub const MAX_SIDE: u32 = 65_535;
+
 /// Decoding limits applied before any pixel buffer is allocated.
+///
+/// The memory bound. `compress` runs only while holding a permit of the CPU gate
+/// (`AppState::cpu`: one permit per core, `available_parallelism`), so however many images are
+/// in flight (`IMGBATCH_CONCURRENCY`: the others are downloading, waiting or storing, holding
+/// only their bytes), at most `cores` calls decode at once. Each call works out from the header
+/// alone an upper bound of what it will allocate, `needed = max(decoding, turning, encoding) +
+/// 256 × width + FIXED_BYTES + metadata`, each phase being `width × height ×` its bytes per pixel
+/// (see `budget.rs`: 5 for gray, 9 for RGB, 10 for RGBA or GIF, 12 for 16-bit RGBA PNG, CMYK
+/// JPEG or WebP with alpha), and refuses the image when `needed > max_alloc_bytes`. So
+///
+/// `decoding memory ≤ cores × max_alloc_bytes`. [`Limits::shared_by`] gives each call
+/// `max(DECODE_MEMORY_BUDGET / cores, DECODE_MEMORY_BUDGET / 2)`: on one or two cores all decodes
+/// together stay within `DECODE_MEMORY_BUDGET` = 512 MiB; on more, within 256 MiB per core, so
+/// that a larger machine does not refuse the photos a smaller one takes.
+///
+/// The price: the largest image is about `(max_alloc_bytes − FIXED_BYTES) / bytes per pixel`
+/// (28 MP of RGB at 256 MiB), below `IMGBATCH_MAX_IMAGE_PIXELS`' 50 MP for most formats.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest accepted width × height.
     pub max_pixels: u64,
-    /// Largest accepted decoded pixel buffer, in bytes.
+    /// Most memory one `compress` call may need, estimated before decoding; the decoded pixel
+    /// buffer alone must fit too (checked first, as a pixel limit).
     pub max_alloc_bytes: u64,
+}
+
+impl Limits {
+    /// `max_pixels`, and a share of [`DECODE_MEMORY_BUDGET`] for each of `cores` decodes at once,
+    /// never less than half of it.
+    pub fn shared_by(max_pixels: u64, cores: usize) -> Self {
+        let share = DECODE_MEMORY_BUDGET / cores.max(1) as u64;
+        Self { max_pixels, max_alloc_bytes: share.max(DECODE_MEMORY_BUDGET / 2) }
+    }
 }
 
 /// Input formats recognised by their leading bytes.
@@ -96,6 +141,22 @@ pub enum CompressError {
         /// bytes per pixel allows fewer.
         limit: u64,
     },
+    /// Decoding the image would need more memory than one decode may use.
+    #[error("decoding needs {needed} bytes; the limit is {limit}")]
+    TooMuchMemory {
+        /// The estimate, from the header, of what decoding, turning and encoding allocate.
+        needed: u64,
+        /// `Limits::max_alloc_bytes`.
+        limit: u64,
+    },
+    /// A metadata block (ICC profile, EXIF, text) is over its size limit.
+    #[error("the image's {what} is larger than {} MiB", .limit >> 20)]
+    MetadataTooLarge {
+        /// Which block: "ICC profile", "EXIF block" or "text metadata".
+        what: &'static str,
+        /// Its limit, in bytes.
+        limit: u64,
+    },
     /// The data is truncated, corrupt or uses an unsupported variant of the format.
     #[error("cannot decode {kind} image: {reason}")]
     Decode {
@@ -123,7 +184,12 @@ pub fn compress(input: &[u8], quality: Quality, limits: &Limits) -> Result<Compr
     let bytes = encode(&image, quality, icc.as_deref())?;
     drop(image);
     let kept_input = kind == ImageKind::Jpeg && bytes.len() >= input.len();
-    let bytes = if kept_input { input.to_vec() } else { bytes };
+    let bytes = if kept_input {
+        drop(bytes);
+        input.to_vec()
+    } else {
+        bytes
+    };
     Ok(Compressed { bytes, width, height, input_kind: kind, kept_input })
 }
 
@@ -147,6 +213,11 @@ struct Decoded {
     icc: Option<Vec<u8>>,
 }
 
+fn quarter_turn(orientation: Orientation) -> bool {
+    use Orientation::{Rotate90, Rotate90FlipH, Rotate270, Rotate270FlipH};
+    matches!(orientation, Rotate90 | Rotate90FlipH | Rotate270 | Rotate270FlipH)
+}
+
 fn decode_error(kind: ImageKind, reason: impl ToString) -> CompressError {
     CompressError::Decode { kind: kind.name(), reason: reason.to_string() }
 }
@@ -158,59 +229,6 @@ fn check_size(width: u32, height: u32, bytes_per_pixel: u64, limits: &Limits) ->
         return Err(CompressError::TooManyPixels { width, height, pixels, limit });
     }
     Ok(())
-}
-
-fn decode_with_image(input: &[u8], kind: ImageKind, limits: &Limits) -> Result<Decoded, CompressError> {
-    let err = |e: ImageError| decode_error(kind, e);
-    let format = match kind {
-        ImageKind::Png => ImageFormat::Png,
-        ImageKind::Gif => ImageFormat::Gif,
-        _ => ImageFormat::WebP,
-    };
-    let mut reader = ImageReader::with_format(Cursor::new(input), format);
-    let mut image_limits = image::Limits::default();
-    image_limits.max_alloc = Some(limits.max_alloc_bytes);
-    reader.limits(image_limits);
-    let mut decoder = reader.into_decoder().map_err(err)?;
-    let (width, height) = decoder.dimensions();
-    check_size(width, height, u64::from(decoder.color_type().bytes_per_pixel()), limits)?;
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let icc = decoder.icc_profile().ok().flatten();
-    let image = DynamicImage::from_decoder(decoder).map_err(err)?;
-    let image = into_opaque(image).ok_or_else(|| decode_error(kind, "pixel buffer size mismatch"))?;
-    Ok(Decoded { image, orientation, icc })
-}
-
-/// Reduces any decoded image to 8-bit gray or RGB, compositing alpha onto white.
-fn into_opaque(image: DynamicImage) -> Option<DynamicImage> {
-    let (w, h) = (image.width(), image.height());
-    let (flat, gray) = match image {
-        DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => return Some(image),
-        DynamicImage::ImageLumaA8(buf) => (flatten_alpha(buf.into_raw(), 2), true),
-        DynamicImage::ImageLuma16(_) => return Some(DynamicImage::ImageLuma8(image.into_luma8())),
-        DynamicImage::ImageLumaA16(_) => (flatten_alpha(image.into_luma_alpha8().into_raw(), 2), true),
-        other if other.color().has_alpha() => (flatten_alpha(other.into_rgba8().into_raw(), 4), false),
-        other => return Some(DynamicImage::ImageRgb8(other.into_rgb8())),
-    };
-    if gray {
-        ImageBuffer::from_raw(w, h, flat).map(DynamicImage::ImageLuma8)
-    } else {
-        ImageBuffer::from_raw(w, h, flat).map(DynamicImage::ImageRgb8)
-    }
-}
-
-/// Composites pixels whose last channel is alpha onto white, dropping the alpha channel in place.
-fn flatten_alpha(mut pixels: Vec<u8>, channels: usize) -> Vec<u8> {
-    let n = pixels.len() / channels;
-    for i in 0..n {
-        let alpha = u32::from(pixels[i * channels + channels - 1]);
-        for j in 0..channels - 1 {
-            let v = u32::from(pixels[i * channels + j]);
-            pixels[i * (channels - 1) + j] = ((v * alpha + 255 * (255 - alpha) + 127) / 255) as u8;
-        }
-    }
-    pixels.truncate(n * (channels - 1));
-    pixels
 }
 
 /// True when the profile's colour space (header bytes 16..20) fits the pixels being written.
@@ -232,7 +250,21 @@ fn encode(image: &DynamicImage, quality: Quality, icc: Option<&[u8]>) -> Result<
     compressor.set_subsamp(subsamp).map_err(err)?;
     compressor.set_optimize(true).map_err(err)?;
     compressor.set_progressive(false).map_err(err)?;
-    let source = Image { pixels, width, pitch: width * format.size(), height: image.height() as usize, format };
-    let jpeg = compressor.compress_to_owned(source).map_err(err)?;
-    Ok(with_icc(&jpeg, icc.unwrap_or_default()))
+    let height = image.height() as usize;
+    let source = Image { pixels, width, pitch: width * format.size(), height, format };
+    // One buffer of libjpeg-turbo's worst-case size (never grown, so the memory estimate
+    // holds), preceded by room for the ICC segments so the profile goes in without a copy.
+    let icc = icc.unwrap_or_default();
+    let room = icc_segments_len(icc);
+    let worst = turbojpeg::compressed_buf_len(width, height, subsamp).map_err(err)?;
+    let mut out = vec![0u8; room + worst];
+    let len = compressor.compress_to_slice(source, &mut out[room..]).map_err(err)?;
+    if room > 0 {
+        // The JPEG starts with SOI at `room`; SOI moves to 0 and the segments fill 2..room + 2.
+        out.copy_within(room..room + 2, 0);
+        write_icc_segments(&mut out[2..room + 2], icc);
+    }
+    out.truncate(room + len);
+    out.shrink_to_fit();
+    Ok(out)
 }

@@ -15,6 +15,12 @@ pub(super) fn orient(image: DynamicImage, orientation: Orientation) -> DynamicIm
     orient_with(image, orientation, IN_PLACE_ABOVE_BYTES)
 }
 
+/// At most what a quarter turn allocates for an image of about `bytes` bytes and `pixels`
+/// pixels: the copy (never above the in-place threshold), or the transpose's bit per pixel.
+pub(super) fn turn_extra(bytes: u64, pixels: u64) -> u64 {
+    bytes.min(IN_PLACE_ABOVE_BYTES as u64).max(pixels.div_ceil(8))
+}
+
 fn orient_with(mut image: DynamicImage, orientation: Orientation, in_place_above: usize) -> DynamicImage {
     let (transpose_then, quarter_turn) = match orientation {
         Orientation::Rotate90FlipH => (Flip::None, true),
