@@ -11,7 +11,7 @@ use imgbatch::pipeline::compress::{ImageKind, Limits, compress, tune_allocator};
 
 const QUALITY: u8 = 50;
 const PASSES: usize = 3;
-const LIMITS: Limits = Limits { max_pixels: 100_000_000, max_alloc_bytes: 800_000_000 };
+const LIMITS: Limits = Limits { max_pixels: 100_000_000, max_alloc_bytes: 800_000_000, pool: None };
 
 #[derive(Default)]
 struct Totals {

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     Config, api, db, net,
     outage::Outages,
+    pipeline::compress::{DECODE_MEMORY_BUDGET, MemoryPool},
     queue::{Queue, worker::run_workers},
     state::{AppState, Inner},
     storage::Storage,
@@ -64,6 +65,7 @@ impl Application {
             // A redirect would turn the POST into a GET without the event: it counts as a failure.
             webhook_http: net::client(config.allow_private_urls, false, ATTEMPT_TIMEOUT),
             cpu: Arc::new(tokio::sync::Semaphore::new(cores)),
+            decode_memory: Arc::new(MemoryPool::new(DECODE_MEMORY_BUDGET)),
             jobs: tokio_util::task::TaskTracker::new(),
             shutdown: CancellationToken::new(),
             outages: Outages::new(config.outage_retry_max),

@@ -33,6 +33,8 @@ pub struct Inner {
     pub signer: WebhookSigner,
     /// One permit per core: decoding and encoding never run more than that at once.
     pub cpu: Arc<Semaphore>,
+    /// The memory every decode reserves from before allocating (512 MiB).
+    pub decode_memory: Arc<crate::pipeline::compress::MemoryPool>,
     /// Jobs in flight; shutdown waits for them.
     pub jobs: TaskTracker,
     /// Cancelled when the app stops: the API stops accepting, workers stop taking jobs.

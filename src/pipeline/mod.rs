@@ -116,9 +116,7 @@ async fn attempt_image(state: &AppState, img: &image::Model, quality: Quality) -
     state.metrics.download.observe(download.elapsed());
     let input = input?;
     let input_bytes = input.len() as u64;
-    // As many decodes run at once as the CPU gate has permits: one per core (see `Limits`).
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let limits = Limits::shared_by(config.max_image_pixels, cores);
+    let limits = Limits::pooled(config.max_image_pixels, state.decode_memory.clone());
     let compressed =
         state.run_cpu(move || compress::compress(&input, quality, &limits)).await.ours(Part::Worker)?.permanent()?;
     state.outages.up(Part::Worker);

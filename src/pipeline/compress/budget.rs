@@ -14,7 +14,7 @@
 //! `needed = max(decoding, turning, encoding) + ROW_BYTES × padded width + 8 × padded height
 //!  + FIXED_BYTES + metadata held by the codec`.
 
-use super::{CompressError, Limits, orient};
+use super::{CompressError, Limits, memory::Reservation, orient};
 
 /// Largest ICC profile accepted, inflated (PNG) or reassembled (JPEG).
 pub(super) const ICC_LIMIT: usize = 1 << 20;
@@ -77,17 +77,18 @@ pub(super) fn needed(width: u32, height: u32, f: &Footprint, quarter_turn: bool)
     decoding.max(turning).max(encoding) + ROW_BYTES * w + 8 * h + FIXED_BYTES + f.metadata
 }
 
-/// Refuses an image whose decode would need more than `limits.max_alloc_bytes`.
+/// Refuses an image whose decode would need more than `limits.max_alloc_bytes`; else reserves
+/// what it needs from the limits' pool (waiting for it), held by the returned reservation.
 pub(super) fn check(
     width: u32,
     height: u32,
     f: &Footprint,
     quarter_turn: bool,
     limits: &Limits,
-) -> Result<(), CompressError> {
+) -> Result<Reservation, CompressError> {
     let needed = needed(width, height, f, quarter_turn);
     if needed > limits.max_alloc_bytes {
         return Err(CompressError::TooMuchMemory { needed, limit: limits.max_alloc_bytes });
     }
-    Ok(())
+    Ok(limits.pool.as_ref().map(|pool| pool.reserve(needed)).unwrap_or_default())
 }

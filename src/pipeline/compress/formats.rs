@@ -44,7 +44,7 @@ pub(super) fn decode_with_image(input: &[u8], kind: ImageKind, limits: &Limits) 
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let mut footprint = Footprint::converted(bytes_per_pixel, u64::from(color.channel_count()), beside);
     footprint.metadata = metadata;
-    budget::check(width, height, &footprint, quarter_turn(orientation), limits)?;
+    let memory = budget::check(width, height, &footprint, quarter_turn(orientation), limits)?;
     // From here on it bounds the decoder's extra buffers (a GIF frame) by the image's size.
     image_limits.max_alloc = Some(u64::from(width) * u64::from(height) * bytes_per_pixel);
     decoder.set_limits(image_limits).map_err(err)?;
@@ -54,7 +54,7 @@ pub(super) fn decode_with_image(input: &[u8], kind: ImageKind, limits: &Limits) 
     }
     let image = DynamicImage::from_decoder(decoder).map_err(err)?;
     let image = into_opaque(image).ok_or_else(|| decode_error(kind, "pixel buffer size mismatch"))?;
-    Ok(Decoded { image, orientation, icc })
+    Ok(Decoded { image, orientation, icc, _memory: memory })
 }
 
 /// Reduces any decoded image to 8-bit gray or RGB, compositing alpha onto white.

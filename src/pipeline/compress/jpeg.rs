@@ -51,7 +51,7 @@ pub(super) fn decode_jpeg(input: &[u8], limits: &Limits) -> Result<Decoded, Comp
         // libjpeg-turbo keeps a copy of every APP2 segment.
         metadata: meta.app2_bytes as u64,
     };
-    budget::check(width, height, &footprint, quarter_turn(orientation), limits)?;
+    let memory = budget::check(width, height, &footprint, quarter_turn(orientation), limits)?;
     let mut out = Image {
         pixels: vec![0u8; header.width * header.height * format.size()],
         width: header.width,
@@ -73,6 +73,7 @@ pub(super) fn decode_jpeg(input: &[u8], limits: &Limits) -> Result<Decoded, Comp
         image: image.ok_or_else(|| decode_error(ImageKind::Jpeg, "pixel buffer size mismatch"))?,
         orientation,
         icc: meta.icc,
+        _memory: memory,
     })
 }
 

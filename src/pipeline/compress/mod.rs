@@ -7,6 +7,7 @@ mod exif;
 mod formats;
 mod inflate;
 mod jpeg;
+pub mod memory;
 mod orient;
 mod scan;
 #[cfg(test)]
@@ -15,6 +16,8 @@ mod tests;
 mod tests_limits;
 #[cfg(test)]
 mod tests_memory;
+
+use std::sync::Arc;
 
 use image::DynamicImage;
 use image::metadata::Orientation;
@@ -27,6 +30,8 @@ use self::formats::flatten_alpha;
 #[cfg(test)]
 use self::jpeg::with_icc;
 use self::jpeg::{ICC_CHUNK, decode_jpeg, icc_segments_len, write_icc_segments};
+pub use self::memory::MemoryPool;
+use self::memory::Reservation;
 use crate::domain::quality::Quality;
 
 /// Memory all decodes of one process may use together: see [`Limits`].
@@ -46,28 +51,28 @@ pub const MAX_SIDE: u32 = 65_535;
 /// (see `budget.rs`: 5 for gray, 9 for RGB, 10 for RGBA or GIF, 12 for 16-bit RGBA PNG, CMYK
 /// JPEG or WebP with alpha), and refuses the image when `needed > max_alloc_bytes`. So
 ///
-/// `decoding memory ≤ cores × max_alloc_bytes`. [`Limits::shared_by`] gives each call
-/// `max(DECODE_MEMORY_BUDGET / cores, DECODE_MEMORY_BUDGET / 2)`: on one or two cores all decodes
-/// together stay within `DECODE_MEMORY_BUDGET` = 512 MiB; on more, within 256 MiB per core, so
-/// that a larger machine does not refuse the photos a smaller one takes.
+/// With a [`MemoryPool`] (as the service runs: [`Limits::pooled`], one pool of
+/// `DECODE_MEMORY_BUDGET` = 512 MiB per process), each call then reserves `needed` from the pool
+/// before it allocates, waiting while other decodes hold it, so
 ///
-/// The price: the largest image is about `(max_alloc_bytes − FIXED_BYTES) / bytes per pixel`
-/// (28 MP of RGB at 256 MiB), below `IMGBATCH_MAX_IMAGE_PIXELS`' 50 MP for most formats.
-#[derive(Debug, Clone, Copy)]
+/// `decoding memory ≤ DECODE_MEMORY_BUDGET`, whatever the number of cores, and the largest image
+/// is about `(DECODE_MEMORY_BUDGET − FIXED_BYTES) / bytes per pixel` (58 MP of RGB): a large image
+/// decodes alone, small ones side by side. Without a pool, `cores × max_alloc_bytes` bounds it.
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest accepted width × height.
     pub max_pixels: u64,
     /// Most memory one `compress` call may need, estimated before decoding; the decoded pixel
     /// buffer alone must fit too (checked first, as a pixel limit).
     pub max_alloc_bytes: u64,
+    /// Where decodes reserve their memory, if anywhere.
+    pub pool: Option<Arc<MemoryPool>>,
 }
 
 impl Limits {
-    /// `max_pixels`, and a share of [`DECODE_MEMORY_BUDGET`] for each of `cores` decodes at once,
-    /// never less than half of it.
-    pub fn shared_by(max_pixels: u64, cores: usize) -> Self {
-        let share = DECODE_MEMORY_BUDGET / cores.max(1) as u64;
-        Self { max_pixels, max_alloc_bytes: share.max(DECODE_MEMORY_BUDGET / 2) }
+    /// `max_pixels`, and every decode's memory from `pool`: one decode may need all of it.
+    pub fn pooled(max_pixels: u64, pool: Arc<MemoryPool>) -> Self {
+        Self { max_pixels, max_alloc_bytes: pool.capacity(), pool: Some(pool) }
     }
 }
 
@@ -174,7 +179,8 @@ pub enum CompressError {
 /// `quality`. A JPEG input whose re-encoding is not smaller is returned as is.
 pub fn compress(input: &[u8], quality: Quality, limits: &Limits) -> Result<Compressed, CompressError> {
     let kind = ImageKind::sniff(input).ok_or(CompressError::NotAnImage)?;
-    let Decoded { image, orientation, icc } = match kind {
+    // `_memory` holds the decode's reservation until the output is made.
+    let Decoded { image, orientation, icc, _memory } = match kind {
         ImageKind::Jpeg => decode_jpeg(input, limits)?,
         _ => decode_with_image(input, kind, limits)?,
     };
@@ -211,6 +217,7 @@ struct Decoded {
     image: DynamicImage,
     orientation: Orientation,
     icc: Option<Vec<u8>>,
+    _memory: Reservation,
 }
 
 fn quarter_turn(orientation: Orientation) -> bool {

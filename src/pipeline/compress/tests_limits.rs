@@ -13,9 +13,14 @@ pub(super) fn q() -> Quality {
     Quality::new(50).unwrap()
 }
 
-/// The service's limits at the default pixel limit on a 2-core machine: 256 MiB per decode.
+/// Each of `cores` decodes at once with an equal share of the budget, at the default pixel limit.
+pub(super) fn share(cores: u64) -> Limits {
+    Limits { max_pixels: 50_000_000, max_alloc_bytes: DECODE_MEMORY_BUDGET / cores, pool: None }
+}
+
+/// Limits of 256 MiB per decode.
 pub(super) fn two_cores() -> Limits {
-    Limits::shared_by(50_000_000, 2)
+    share(2)
 }
 
 pub(super) fn crc32(data: &[u8]) -> u32 {
@@ -227,14 +232,14 @@ fn a_16_bit_rgba_png_claiming_the_pixel_limit_is_refused_before_decoding() {
     let png = claimed_rgba16_png(10_000, 5_000);
     // One core's share (512 MiB) holds the 400 MB decoded buffer but not its 8-bit copy and the
     // encoder's buffers: 8 + 4 bytes per pixel.
-    let (err, took) = timed(&png, &Limits::shared_by(50_000_000, 1));
+    let (err, took) = timed(&png, &share(1));
     let CompressError::TooMuchMemory { needed, limit } = err else { panic!("{err}") };
     assert!(needed >= 12 * 50_000_000 && limit == 512 << 20, "{needed} {limit}");
     assert_eq!(err.to_string(), format!("decoding needs {needed} bytes; the limit is {limit}"));
     assert!(took < Duration::from_millis(100), "{took:?}");
     // Smaller shares do not even hold the decoded buffer: refused as too many pixels for them.
     for cores in [2, 16] {
-        let (err, took) = timed(&png, &Limits::shared_by(50_000_000, cores));
+        let (err, took) = timed(&png, &share(cores));
         assert!(matches!(err, CompressError::TooManyPixels { pixels: 50_000_000, .. }), "{err}");
         assert!(took < Duration::from_millis(100), "{took:?}");
     }
@@ -275,12 +280,15 @@ fn oversized_metadata_is_refused_in_png_webp_and_jpeg() {
 }
 
 #[test]
-fn each_decode_gets_a_share_of_the_budget_but_never_less_than_half_of_it() {
-    assert_eq!(Limits::shared_by(50_000_000, 1).max_alloc_bytes, DECODE_MEMORY_BUDGET);
-    assert_eq!(Limits::shared_by(50_000_000, 2).max_alloc_bytes, DECODE_MEMORY_BUDGET / 2);
-    assert_eq!(
-        Limits::shared_by(50_000_000, 16).max_alloc_bytes,
-        DECODE_MEMORY_BUDGET / 2,
-        "a 16-core host takes a 24 MP photo"
-    );
+fn a_pooled_decode_holds_its_estimate_from_the_pool_until_it_is_done() {
+    let pool = std::sync::Arc::new(MemoryPool::new(DECODE_MEMORY_BUDGET));
+    let limits = Limits::pooled(50_000_000, pool.clone());
+    assert_eq!(limits.max_alloc_bytes, DECODE_MEMORY_BUDGET, "one decode may take the whole pool");
+    let input = claimed_rgba16_png(10_000, 5_000);
+    assert!(matches!(compress(&input, q(), &limits), Err(CompressError::TooMuchMemory { .. })));
+    assert_eq!(pool.in_use(), 0, "a refused image holds nothing");
+    let mut out = Cursor::new(Vec::new());
+    RgbaImage::new(64, 64).write_to(&mut out, ImageFormat::Png).unwrap();
+    compress(out.get_ref(), q(), &limits).unwrap();
+    assert_eq!(pool.in_use(), 0, "a finished decode gives its memory back");
 }
