@@ -73,6 +73,14 @@ impl ImageUrl {
             return Err("image URL must not be blank".to_owned());
         }
         let shown = quote(&redacted(trimmed));
+        // The URL parser would quietly drop control characters (a NUL before the scheme, say), but
+        // the merchant's text is what is stored and given back, and no database keeps a NUL.
+        if trimmed.chars().any(char::is_control) {
+            return Err(format!(
+                "image URL {} must not contain control characters",
+                quote(&trimmed.escape_debug().to_string())
+            ));
+        }
         if trimmed.len() > MAX_URL_BYTES {
             return Err(format!("image URL {shown} is {} bytes long; the limit is {MAX_URL_BYTES}", trimmed.len()));
         }
@@ -188,6 +196,14 @@ mod tests {
         let long = format!("https://cdn.example.com/{}", "a".repeat(2048));
         assert!(ImageUrl::parse(&long).unwrap_err().contains("bytes long; the limit is 2048"));
         assert!(ImageUrl::parse(&long[..2048]).is_ok());
+    }
+
+    #[test]
+    fn image_urls_with_control_characters_are_rejected() {
+        let err = ImageUrl::parse(" \0HTTPS://cdn.example.com/a.jpg").unwrap_err();
+        assert!(err.ends_with("must not contain control characters"), "{err}");
+        assert!(err.contains("\\0HTTPS"), "the character is shown escaped: {err}");
+        assert!(ImageUrl::parse("https://cdn.example.com/a\tb.jpg").is_err());
     }
 
     #[test]

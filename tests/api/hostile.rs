@@ -29,7 +29,7 @@ async fn urls_with_credentials_or_over_2048_bytes_and_names_with_nul_are_422_at_
     let app = TestApp::spawn().await;
     let long = format!("https://cdn.example.com/{}.jpg", "a".repeat(2100));
     let csv = format!(
-        "S. No.,Product Name,Input Image Urls\n1,A,http://user:secret@cdn.example.com/a.jpg\n2,B,{long}\n3,\"C\0D\",https://cdn.example.com/c.jpg\n"
+        "S. No.,Product Name,Input Image Urls\n1,A,http://user:secret@cdn.example.com/a.jpg\n2,B,{long}\n3,\"C\0D\",https://cdn.example.com/c.jpg\n4,E,\" \0HTTPS://cdn.example.com/e.jpg\"\n"
     );
     let response = app.upload_with(csv, &[]).await;
     assert_eq!(response.status(), 422);
@@ -43,6 +43,9 @@ async fn urls_with_credentials_or_over_2048_bytes_and_names_with_nul_are_422_at_
     assert!(at(3)["message"].as_str().unwrap().contains("the limit is 2048"), "{problem:#}");
     assert_eq!(at(4)["column"], 2);
     assert_eq!(at(4)["message"], "Product Name must not contain NUL characters");
+    // The URL parser would drop the NUL, but the text kept would have it (PostgreSQL refuses it).
+    assert_eq!(at(5)["column"], 3);
+    assert!(at(5)["message"].as_str().unwrap().ends_with("must not contain control characters"), "{problem:#}");
     assert!(!problem.to_string().contains("secret"), "a password is never echoed back: {problem}");
     let (_, list) = app.get_json("/api/v1/requests").await;
     assert_eq!(list["total"], 0, "nothing was kept");
