@@ -176,7 +176,6 @@ pub(super) fn write_icc_segments(out: &mut [u8], profile: &[u8]) {
 }
 
 /// Copies `jpeg`, inserting `profile` as APP2 ICC_PROFILE segments right after SOI.
-#[cfg(test)]
 pub(super) fn with_icc(jpeg: &[u8], profile: &[u8]) -> Vec<u8> {
     let mut segments = vec![0; icc_segments_len(profile)];
     write_icc_segments(&mut segments, profile);
