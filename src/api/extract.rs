@@ -13,11 +13,7 @@ use tokio::sync::mpsc;
 use super::dto::Pagination;
 use crate::{
     db::{self, entities::request},
-    domain::{
-        ids::RequestId,
-        product::{MAX_URL_BYTES, check_url},
-        quality::Quality,
-    },
+    domain::{ids::RequestId, product::check_url, quality::Quality},
     error::ApiError,
     manifest::{self, Manifest, ManifestError},
     net,
@@ -101,12 +97,6 @@ pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submis
 /// scheme, and unless private URLs are allowed, the addresses its host resolves to.
 async fn parse_webhook_url(raw: &str, allow_private: bool) -> Result<url::Url, ApiError> {
     let raw = raw.trim();
-    if raw.len() > MAX_URL_BYTES {
-        return Err(ApiError::bad_request(format!(
-            "webhook_url is {} bytes long; the limit is {MAX_URL_BYTES}",
-            raw.len()
-        )));
-    }
     let url = check_url(raw).map_err(|why| ApiError::bad_request(format!("webhook_url {why}")))?;
     let host = url.host_str().unwrap_or_default();
     net::check_url(&url, allow_private).map_err(|e| ApiError::bad_request(format!("webhook_url: {e}")))?;

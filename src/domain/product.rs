@@ -81,9 +81,6 @@ impl ImageUrl {
                 quote(&trimmed.escape_debug().to_string())
             ));
         }
-        if trimmed.len() > MAX_URL_BYTES {
-            return Err(format!("image URL {shown} is {} bytes long; the limit is {MAX_URL_BYTES}", trimmed.len()));
-        }
         check_url(trimmed).map_err(|why| format!("image URL {shown} {why}"))?;
         Ok(Self(trimmed.to_owned()))
     }
@@ -94,9 +91,13 @@ impl ImageUrl {
     }
 }
 
-/// Checks that `s` is an absolute http(s) URL with a host and no user name or password (which
-/// would be sent as credentials to the image server, and echoed in answers); says why not.
+/// Checks that `s` is an absolute http(s) URL of at most [`MAX_URL_BYTES`], with a host and no
+/// user name or password (which would be sent as credentials to the image server, and echoed in
+/// answers); says why not. Image and webhook URLs both go through it.
 pub fn check_url(s: &str) -> Result<Url, String> {
+    if s.len() > MAX_URL_BYTES {
+        return Err(format!("is {} bytes long; the limit is {MAX_URL_BYTES}", s.len()));
+    }
     let url = Url::parse(s).map_err(|e| format!("is not a valid absolute URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err("must start with http:// or https://".to_owned());
