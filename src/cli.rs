@@ -34,8 +34,40 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Manage accounts.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Print a bearer token for a tenant, signed with the server's token key.
+    Token {
+        #[command(flatten)]
+        config: Config,
+        /// The tenant id (`sub`).
+        #[arg(long)]
+        sub: String,
+        /// How long it lasts (e.g. `1h`, `30m`, `7d`).
+        #[arg(long, default_value = "1h", value_parser = crate::config::parse_duration)]
+        ttl: std::time::Duration,
+    },
     /// Print the OpenAPI document (JSON) and exit.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Make an account and print its tenant id and a first API key (shown once).
+    Create {
+        #[command(flatten)]
+        config: Config,
+        /// Its sign-in email.
+        #[arg(long)]
+        email: String,
+        /// Read a password (first line of standard input) so that the account can also sign in
+        /// with `POST /api/v1/auth/login`.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -60,6 +92,10 @@ pub fn run() -> ExitCode {
             }
             Command::Worker { config } => serve(config, Roles { api: false, workers: true }).await,
             Command::Migrate { config } => migrate(config).await,
+            Command::Tenant { command: TenantCommand::Create { config, email, password_stdin } } => {
+                crate::auth::admin::create_tenant(&config, &email, password_stdin).await
+            }
+            Command::Token { config, sub, ttl } => crate::auth::admin::print_token(&config, &sub, ttl).await,
             Command::Openapi => unreachable!("handled above"),
         }
     });

@@ -47,8 +47,9 @@ pub struct Config {
     #[arg(long, env = "IMGBATCH_PUBLIC_URL")]
     pub public_url: Option<Url>,
 
-    /// Secret that signs webhooks (`whsec_` + base64). Generated on first start and kept in the
-    /// database when unset.
+    /// Secret that signs the `admin` (default) tenant's webhooks, the only tenant with
+    /// `IMGBATCH_AUTH=off` (`whsec_` + base64). Generated on first start and kept in the database
+    /// when unset; other tenants get their own with their account.
     #[arg(long, env = "IMGBATCH_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<Secret>,
 
@@ -109,6 +110,10 @@ pub struct Config {
     /// intervals has its jobs taken over by another.
     #[arg(long, env = "IMGBATCH_WORKER_HEARTBEAT", default_value = "5s", value_parser = parse_duration)]
     pub worker_heartbeat: Duration,
+
+    /// Authentication, tokens, webhook secret rotation and per-tenant limits.
+    #[command(flatten)]
+    pub access: crate::auth::settings::AccessSettings,
 }
 
 impl Config {
@@ -168,7 +173,7 @@ impl Config {
         if self.max_upload_bytes.0 == 0 || self.max_image_bytes.0 == 0 {
             return Err("IMGBATCH_MAX_UPLOAD_BYTES / IMGBATCH_MAX_IMAGE_BYTES: must be above 0".into());
         }
-        Ok(())
+        self.access.validate(self.bind)
     }
 }
 

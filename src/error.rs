@@ -15,9 +15,27 @@ pub enum ApiError {
     /// The request itself is malformed (missing file, broken multipart, bad field).
     #[error("{0}")]
     BadRequest(String),
-    /// The named thing does not exist.
+    /// No valid credentials: missing, malformed, expired, revoked, or a wrong password. Answered
+    /// with `WWW-Authenticate: Bearer`.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated, or not needing to be, but not allowed (registration closed).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The named thing does not exist, or belongs to another tenant.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Registration with an email that already has an account.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Over a limit; answered with `Retry-After`.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// Which limit, and its value.
+        detail: String,
+        /// Seconds until it allows again.
+        retry_after: u64,
+    },
     /// The route exists but not with this method.
     #[error("this route does not accept that method")]
     MethodNotAllowed,
@@ -93,6 +111,11 @@ pub struct Problem {
 }
 
 impl ApiError {
+    /// A 429 answer for a limit that allows again after `wait`.
+    pub fn too_many(detail: impl Into<String>, wait: std::time::Duration) -> Self {
+        Self::TooManyRequests { detail: detail.into(), retry_after: wait.as_secs_f64().ceil() as u64 }
+    }
+
     /// A 400 answer.
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::BadRequest(detail.into())
@@ -102,7 +125,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -116,7 +143,11 @@ impl ApiError {
     fn slug_and_title(&self) -> (&'static str, &'static str) {
         match self {
             Self::BadRequest(_) => ("bad-request", "The request is malformed"),
+            Self::Unauthorized(_) => ("unauthorized", "Authentication required"),
+            Self::Forbidden(_) => ("forbidden", "Not allowed"),
             Self::NotFound(_) => ("not-found", "Not found"),
+            Self::EmailTaken => ("email-taken", "The email is taken"),
+            Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             Self::Conflict(_) => ("conflict", "Not available yet"),
             Self::Timeout { .. } => ("request-timeout", "The request took too long"),
@@ -205,9 +236,18 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), axum::Json(problem)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let Self::Unavailable { part, cause } = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-            response.extensions_mut().insert(OutageSeen { part, cause });
+        match self {
+            Self::Unavailable { part, cause } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+                response.extensions_mut().insert(OutageSeen { part, cause });
+            }
+            Self::TooManyRequests { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+            }
+            Self::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"imgbatch\""));
+            }
+            _ => {}
         }
         response
     }

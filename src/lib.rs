@@ -1,14 +1,17 @@
 //! imgbatch: a merchant's product CSV in, compressed product images and a signed webhook out.
 //!
 //! The modules follow the data: `api` (upload) → `manifest` (parse) → `db` (insert) → `queue` →
-//! `pipeline` (fetch, compress, store, finalize) → `webhook` (sign, deliver).
+//! `pipeline` (fetch, compress, store, finalize) → `webhook` (sign, deliver). `auth` says which
+//! tenant a call acts for; `limits` counts what each tenant and client may do.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod limits;
 pub mod manifest;
 pub mod metrics;
 pub mod net;

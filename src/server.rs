@@ -47,10 +47,10 @@ pub async fn serve(listener: TcpListener, router: Router, max_connections: usize
                 Err(_) => break,
             },
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of descriptors or a connection reset before it was accepted: wait a
                     // moment rather than spin.
@@ -69,7 +69,9 @@ pub async fn serve(listener: TcpListener, router: Router, max_connections: usize
             if !sends_within(&stream, HEADER_READ_TIMEOUT).await {
                 return;
             }
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(router));
+            // The peer's address, for limits kept per client (failed sign-ins).
+            let service = tower::Layer::layer(&axum::Extension(axum::extract::ConnectInfo(peer)), router);
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => return,

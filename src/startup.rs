@@ -6,14 +6,16 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Config, api, db, net,
+    Config, api, db,
+    limits::Limiter,
+    net,
     outage::Outages,
     pipeline::compress::{DECODE_MEMORY_BUDGET, MemoryPool},
     queue::{Queue, worker::run_workers},
     state::{AppState, Inner},
     storage::Storage,
     urls::Urls,
-    webhook::{deliver::ATTEMPT_TIMEOUT, sign::WebhookSigner},
+    webhook::deliver::ATTEMPT_TIMEOUT,
 };
 
 /// Which parts of the service this process runs.
@@ -58,7 +60,11 @@ impl Application {
         let urls = Urls::new(&config.public_base(address));
         let storage = Storage::open(&config.storage, config.s3_endpoint.as_deref())?;
         let queue = Queue::from_config(&config).await?;
-        let signer = WebhookSigner::load_or_generate(&db, config.webhook_secret.as_ref()).await?;
+        let auth = crate::auth::bootstrap::prepare(&db, &config).await?;
+        let limiter = match &config.redis_url {
+            Some(url) => Limiter::redis(url, &config.queue_namespace).await?,
+            None => Limiter::local(),
+        };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let state = AppState::new(Inner {
             image_http: net::client(config.allow_private_urls, true, config.download_timeout),
@@ -74,7 +80,8 @@ impl Application {
             db,
             queue,
             storage,
-            signer,
+            auth,
+            limiter,
             config,
         });
         Ok(Self { address, listener, state, roles })

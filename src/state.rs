@@ -1,5 +1,5 @@
 //! What the API handlers and the jobs share: configuration, database, queue, store, HTTP clients,
-//! the webhook signer and the CPU gate.
+//! authentication, limits and the CPU gate.
 
 use std::{ops::Deref, sync::Arc};
 
@@ -7,7 +7,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{Config, outage::Outages, queue::Queue, storage::Storage, urls::Urls, webhook::sign::WebhookSigner};
+use crate::{Config, auth::Auth, limits::Limiter, outage::Outages, queue::Queue, storage::Storage, urls::Urls};
 
 /// Shared state; cheap to clone.
 #[derive(Clone)]
@@ -29,8 +29,10 @@ pub struct Inner {
     pub image_http: reqwest::Client,
     /// Client for webhook attempts (15 s timeout, outbound policy).
     pub webhook_http: reqwest::Client,
-    /// Signs webhooks.
-    pub signer: WebhookSigner,
+    /// Checks credentials.
+    pub auth: Auth,
+    /// Counts rate limits (in Redis with `REDIS_URL`).
+    pub limiter: Limiter,
     /// One permit per core: decoding and encoding never run more than that at once.
     pub cpu: Arc<Semaphore>,
     /// The memory every decode reserves from before allocating (512 MiB).

@@ -13,7 +13,11 @@ use tokio::sync::mpsc;
 use super::dto::Pagination;
 use crate::{
     db::{self, entities::request},
-    domain::{ids::RequestId, product::check_url, quality::Quality},
+    domain::{
+        ids::{RequestId, TenantId},
+        product::check_url,
+        quality::Quality,
+    },
     error::ApiError,
     manifest::{self, Manifest, ManifestError},
     net,
@@ -209,9 +213,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestPath {
     }
 }
 
-/// An accepted request by id, or 404.
-pub async fn find_request(state: &AppState, id: RequestId) -> Result<request::Model, ApiError> {
-    db::requests::find(&state.db, id).await?.ok_or(ApiError::NotFound("request"))
+/// An accepted request of `tenant` by id, or 404 (also when it is another tenant's).
+pub async fn find_request(state: &AppState, tenant: &TenantId, id: RequestId) -> Result<request::Model, ApiError> {
+    db::requests::find(&state.db, tenant, id).await?.ok_or(ApiError::NotFound("request"))
 }
 
 /// Validated paging parameters.

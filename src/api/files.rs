@@ -17,7 +17,7 @@ use crate::{
 
 /// Download a compressed image
 #[utoipa::path(
-    get, path = "/files/{key}", tag = "files",
+    get, path = "/files/{key}", tag = "files", security(()),
     params(("key" = String, Path, description = "The output's key: its SHA-256 and extension")),
     responses(
         (status = 200, description = "The image", content_type = "image/jpeg", body = Vec<u8>,

@@ -26,7 +26,7 @@ pub struct Health {
 /// Liveness
 ///
 /// Answers while the process is running.
-#[utoipa::path(get, path = "/healthz", tag = "health",
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
     responses((status = 200, description = "The process is alive", body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok".into(), checks: Default::default() })
@@ -37,7 +37,7 @@ pub async fn healthz() -> Json<Health> {
 /// Uploads accepted, images processed by outcome, processing and download time histograms and
 /// webhook attempts by outcome, as counted by this process; images by status, queue depth and
 /// pending webhooks over all processes.
-#[utoipa::path(get, path = "/metrics", tag = "health",
+#[utoipa::path(get, path = "/metrics", tag = "health", security(()),
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain; version=0.0.4", body = String,
             example = "# TYPE imgbatch_queue_depth gauge\nimgbatch_queue_depth 12\n"),
@@ -56,7 +56,7 @@ pub async fn metrics(State(state): State<AppState>) -> crate::error::Result<impl
 ///
 /// Checks that the database, the queue and the store answer, each within 1.5 s. A failed check
 /// is also recorded as an outage of that part (logged once, counted in `/metrics`).
-#[utoipa::path(get, path = "/readyz", tag = "health",
+#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
     responses(
         (status = 200, description = "Every dependency answered", body = Health),
         (status = 503, description = "A dependency did not answer; `checks` says which", body = Health),

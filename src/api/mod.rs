@@ -1,14 +1,19 @@
 //! The HTTP API: routes and OpenAPI document from one list, Swagger UI beside them.
 //! Handlers extract, call one function, and map the result to a DTO.
 
+pub mod accounts;
+pub mod auth;
 pub mod dto;
 pub mod extract;
 pub mod files;
 pub mod health;
+pub mod keys;
+pub mod limits;
 pub mod openapi;
 pub mod output;
 pub mod products;
 pub mod requests;
+pub mod secrets;
 pub mod webhooks;
 
 use std::time::Duration;
@@ -38,6 +43,12 @@ use crate::{
 /// Every route, with its OpenAPI description.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(accounts::register))
+        .routes(routes!(accounts::login))
+        .routes(routes!(keys::create_key, keys::list_keys))
+        .routes(routes!(keys::revoke_key))
+        .routes(routes!(secrets::get_secret))
+        .routes(routes!(secrets::rotate_secret))
         .routes(routes!(requests::create_request, requests::list_requests))
         .routes(routes!(requests::get_request))
         .routes(routes!(products::list_products))
@@ -50,15 +61,23 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::metrics))
 }
 
+/// The routes and the whole OpenAPI document describing them.
+pub fn split() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut api) = routes().split_for_parts();
+    utoipa::Modify::modify(&openapi::Bearer, &mut api);
+    (router, api)
+}
+
 /// The application's router: the API, `/api-docs/openapi.json` and Swagger UI at `/swagger-ui/`.
 pub fn router(state: AppState) -> Router {
-    let (router, api) = routes().split_for_parts();
+    let (router, api) = split();
     let body_limit = usize::try_from(extract::upload_body_limit(&state.config)).unwrap_or(usize::MAX);
     router
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", api))
         // The upload counts its file against IMGBATCH_MAX_UPLOAD_BYTES itself; this bounds the
         // whole body (other fields, multipart framing) a little above it.
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), track_outages))
         .layer(middleware::from_fn(deadline))
         .fallback(|| async { ApiError::NotFound("route") })
@@ -80,6 +99,11 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// A JSON body, or a 400 saying what is wrong with it.
+pub fn json_body<T>(body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
+    body.map(|axum::Json(v)| v).map_err(|e| ApiError::bad_request(format!("expected a JSON body: {}", e.body_text())))
 }
 
 /// Time a request may take to be answered (the body of a download streams after).

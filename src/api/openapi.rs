@@ -1,6 +1,14 @@
-//! The OpenAPI document's frame (info, tags); paths and schemas come from the route list.
+//! The OpenAPI document's frame (info, tags, the bearer scheme); paths and schemas come from the
+//! route list.
 
-use utoipa::OpenApi;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::{
+        Content, OpenApi as Document, Ref, ResponseBuilder,
+        example::ExampleBuilder,
+        security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
+    },
+};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -9,13 +17,19 @@ use utoipa::OpenApi;
         title = "imgbatch",
         description = "Upload a product CSV (`S. No.,Product Name,Input Image Urls`); imgbatch downloads \
 every image, compresses it to JPEG, and gives the CSV back with an `Output Image Urls` column. \
-Give a `webhook_url` to receive one signed call (Standard Webhooks) when every image has finished.\n\n\
+Give a `webhook_url` to receive one signed call (Standard Webhooks, signed with your account's own \
+secret) when every image has finished.\n\n\
+Every `/api/v1` call but register and login needs `Authorization: Bearer <API key or token>`: \
+an API key (`ib_…`, from `POST /api/v1/api-keys` or printed by the server's first start) or a token \
+from `POST /api/v1/auth/login`. Each account sees only its own requests; another account's ids \
+answer 404.\n\n\
 Errors are `application/problem+json` (RFC 9457).",
         license(name = "MIT")
     ),
     tags(
+        (name = "accounts", description = "Accounts, sign-in and API keys"),
         (name = "requests", description = "Upload a CSV and follow its processing"),
-        (name = "webhooks", description = "The completion webhook of a request"),
+        (name = "webhooks", description = "Completion webhooks and their signing secret"),
         (name = "files", description = "Compressed images"),
         (name = "health", description = "Liveness and readiness")
     ),
@@ -23,9 +37,64 @@ Errors are `application/problem+json` (RFC 9457).",
 )]
 pub struct ApiDoc;
 
+/// Adds the bearer scheme, required on every `/api/v1` route that does not say otherwise, and
+/// its 401 answer to each of them. Applied to the whole document, once the routes are in it.
+pub struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("API key (ib_…) or JWT")
+                    .description(Some("An API key or a token from POST /api/v1/auth/login"))
+                    .build(),
+            ),
+        );
+        doc.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+        let example = ExampleBuilder::new()
+            .value(Some(serde_json::json!({
+                "type": "https://imgbatch.dev/problems/unauthorized",
+                "title": "Authentication required",
+                "status": 401,
+                "detail": "this call needs `Authorization: Bearer <API key or token>`"
+            })))
+            .build();
+        let mut content = Content::new(Some(Ref::from_schema_name("Problem")));
+        content.examples.insert("missing".into(), example.into());
+        let unauthorized = ResponseBuilder::new()
+            .description("No valid credentials: missing, malformed, expired or revoked")
+            .header(
+                "WWW-Authenticate",
+                utoipa::openapi::HeaderBuilder::new()
+                    .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String)))
+                    .description(Some("`Bearer realm=\"imgbatch\"`"))
+                    .build(),
+            )
+            .content("application/problem+json", content)
+            .build();
+        for (path, item) in doc.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") {
+                continue;
+            }
+            for op in
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
+            {
+                // Routes that say `security(())` are open: they are how one gets credentials.
+                if op.security.is_none() {
+                    op.responses.responses.entry("401".into()).or_insert_with(|| unauthorized.clone().into());
+                }
+            }
+        }
+    }
+}
+
 /// The whole OpenAPI document as pretty JSON: served at `/api-docs/openapi.json`, printed by
 /// `imgbatch openapi`, committed as `openapi/openapi.json`.
 pub fn openapi_json() -> String {
-    let (_, api) = super::routes().split_for_parts();
+    let (_, api) = super::split();
     api.to_pretty_json().expect("the OpenAPI document serialises")
 }

@@ -2,7 +2,10 @@
 
 use axum::{extract::State, http::header, response::IntoResponse};
 
-use super::extract::{RequestPath, find_request};
+use super::{
+    auth::Caller,
+    extract::{RequestPath, find_request},
+};
 use crate::{
     db,
     error::{ApiError, Problem, Result},
@@ -26,8 +29,12 @@ use crate::{
                 "detail": "the request is processing; the output CSV is available once every image has finished (3 of 5 so far)"})),
     )
 )]
-pub async fn get_output_csv(State(state): State<AppState>, RequestPath(id): RequestPath) -> Result<impl IntoResponse> {
-    let request = find_request(&state, id).await?;
+pub async fn get_output_csv(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    RequestPath(id): RequestPath,
+) -> Result<impl IntoResponse> {
+    let request = find_request(&state, &tenant, id).await?;
     let status = request.status;
     if !status.is_final() {
         return Err(ApiError::Conflict(format!(
@@ -37,7 +44,7 @@ pub async fn get_output_csv(State(state): State<AppState>, RequestPath(id): Requ
             request.images
         )));
     }
-    let products = db::requests::products(&state.db, request.id, 0, None).await?;
+    let products = db::requests::products(&state.db, &tenant, request.id, 0, None).await?;
     let outputs: Vec<Vec<Option<String>>> = products
         .iter()
         .map(|(_, images)| images.iter().map(|i| i.output_key.as_deref().map(|k| state.urls.file(k))).collect())

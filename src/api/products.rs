@@ -6,6 +6,7 @@ use axum::{
 };
 
 use super::{
+    auth::Caller,
     dto::{Pagination, ProductOut, ProductPage},
     extract::{RequestPath, check_page, find_request},
 };
@@ -29,12 +30,13 @@ use crate::{
 )]
 pub async fn list_products(
     State(state): State<AppState>,
+    Caller(tenant): Caller,
     RequestPath(id): RequestPath,
     page: Result<Query<Pagination>, QueryRejection>,
 ) -> Result<Json<ProductPage>> {
     let Pagination { offset, limit } = check_page(page)?;
-    let request = find_request(&state, id).await?;
-    let rows = db::requests::products(&state.db, request.id, offset, Some(limit)).await?;
+    let request = find_request(&state, &tenant, id).await?;
+    let rows = db::requests::products(&state.db, &tenant, request.id, offset, Some(limit)).await?;
     let items = rows.into_iter().map(|p| ProductOut::new(p, &state.urls)).collect();
     Ok(Json(ProductPage { items, total: request.products as u64, offset, limit }))
 }

@@ -8,8 +8,10 @@ use axum::{
 };
 
 use super::{
+    auth::Caller,
     dto::{Pagination, RequestAccepted, RequestOut, RequestPage},
     extract::{RequestPath, UploadForm, check_page, find_request, read_upload, refuse_declared_oversize},
+    limits,
 };
 use crate::{
     db,
@@ -40,6 +42,10 @@ use crate::{
                 "detail": "2 problems found; fix them and upload again",
                 "errors": [{"line": 3, "column": 3, "message": "image URL \"ftp://x/a.jpg\" must start with http:// or https://"},
                            {"line": 4, "column": 1, "message": "S. No. 1 already used on line 2"}]})),
+        (status = 429, description = "Over the account's uploads per minute or images waiting; try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the limit allows again")),
+            example = json!({"type": "https://imgbatch.dev/problems/too-many-requests", "title": "Too many requests", "status": 429,
+                "detail": "at most 60 uploads per minute (IMGBATCH_RATE_UPLOADS)"})),
         (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database or the job queue is down; nothing was kept. Try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u32, description = "Seconds to wait before trying again")),
@@ -49,14 +55,17 @@ use crate::{
 )]
 pub async fn create_request(
     State(state): State<AppState>,
+    Caller(tenant): Caller,
     headers: axum::http::HeaderMap,
     form: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<impl IntoResponse> {
     refuse_declared_oversize(&state, &headers)?;
+    limits::check_upload(&state, &tenant).await?;
     let form =
         form.map_err(|e| ApiError::bad_request(format!("expected a multipart/form-data body: {}", e.body_text())))?;
     let submission = read_upload(&state, form).await?;
-    let id = intake::submit(&state, &submission).await?;
+    limits::check_pending(&state, &tenant, submission.manifest.image_count() as u64).await?;
+    let id = intake::submit(&state, &tenant, &submission).await?;
     let status_url = state.urls.request(id);
     let body = RequestAccepted {
         request_id: id,
@@ -82,10 +91,11 @@ pub async fn create_request(
 )]
 pub async fn list_requests(
     State(state): State<AppState>,
+    Caller(tenant): Caller,
     page: std::result::Result<Query<Pagination>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RequestPage>> {
     let Pagination { offset, limit } = check_page(page)?;
-    let (rows, total) = db::requests::list(&state.db, offset, limit).await?;
+    let (rows, total) = db::requests::list(&state.db, &tenant, offset, limit).await?;
     let items = rows.into_iter().map(|r| RequestOut::new(r, &state.urls)).collect();
     Ok(Json(RequestPage { items, total, offset, limit }))
 }
@@ -103,7 +113,11 @@ pub async fn list_requests(
             headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))),
     )
 )]
-pub async fn get_request(State(state): State<AppState>, RequestPath(id): RequestPath) -> Result<Json<RequestOut>> {
-    let request = find_request(&state, id).await?;
+pub async fn get_request(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    RequestPath(id): RequestPath,
+) -> Result<Json<RequestOut>> {
+    let request = find_request(&state, &tenant, id).await?;
     Ok(Json(RequestOut::new(request, &state.urls)))
 }

@@ -5,12 +5,13 @@ use axum::{Json, extract::State, http::StatusCode};
 use std::time::Duration;
 
 use super::{
+    auth::Caller,
     dto::DeliveryOut,
     extract::{RequestPath, find_request},
 };
 use crate::{
     db::{self, entities::webhook_delivery},
-    domain::ids::RequestId,
+    domain::ids::{RequestId, TenantId},
     error::{ApiError, Problem, Result},
     outage::Part,
     state::AppState,
@@ -27,8 +28,12 @@ use crate::{
         (status = 404, description = "No such request, or it has no webhook (none given, or not finished yet)", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_webhook(State(state): State<AppState>, RequestPath(id): RequestPath) -> Result<Json<DeliveryOut>> {
-    let delivery = find_delivery(&state, id).await?;
+pub async fn get_webhook(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    RequestPath(id): RequestPath,
+) -> Result<Json<DeliveryOut>> {
+    let delivery = find_delivery(&state, &tenant, id).await?;
     Ok(Json(delivery_out(&state, delivery).await?))
 }
 
@@ -46,11 +51,12 @@ pub async fn get_webhook(State(state): State<AppState>, RequestPath(id): Request
 )]
 pub async fn redeliver_webhook(
     State(state): State<AppState>,
+    Caller(tenant): Caller,
     RequestPath(id): RequestPath,
 ) -> Result<(StatusCode, Json<DeliveryOut>)> {
-    let delivery = find_delivery(&state, id).await?;
+    let delivery = find_delivery(&state, &tenant, id).await?;
     let delivery =
-        db::webhooks::reopen(&state.db, &delivery.id).await?.ok_or(ApiError::NotFound("webhook delivery"))?;
+        db::webhooks::reopen(&state.db, &tenant, &delivery.id).await?.ok_or(ApiError::NotFound("webhook delivery"))?;
     // If this fails the delivery is still pending and due: the recovery pass queues it.
     state
         .queue
@@ -61,12 +67,12 @@ pub async fn redeliver_webhook(
 }
 
 /// The delivery of the request whose id is in the path.
-async fn find_delivery(state: &AppState, request_id: RequestId) -> Result<webhook_delivery::Model> {
-    let request = find_request(state, request_id).await?;
-    db::webhooks::for_request(&state.db, request.id).await?.ok_or(ApiError::NotFound("webhook delivery"))
+async fn find_delivery(state: &AppState, tenant: &TenantId, request_id: RequestId) -> Result<webhook_delivery::Model> {
+    let request = find_request(state, tenant, request_id).await?;
+    db::webhooks::for_request(&state.db, tenant, request.id).await?.ok_or(ApiError::NotFound("webhook delivery"))
 }
 
 async fn delivery_out(state: &AppState, delivery: webhook_delivery::Model) -> Result<DeliveryOut> {
-    let attempts = db::webhooks::attempts(&state.db, &delivery.id).await?;
+    let attempts = db::webhooks::attempts(&state.db, &delivery.tenant_id, &delivery.id).await?;
     Ok(DeliveryOut::new(delivery, attempts))
 }

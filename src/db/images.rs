@@ -6,9 +6,12 @@ use sea_orm::{
     sea_query::Expr,
 };
 
-use super::entities::{image, request, webhook_delivery};
+use super::{
+    entities::{image, request, webhook_delivery},
+    scope::Scope,
+};
 use crate::domain::{
-    ids::ImageId,
+    ids::{ImageId, TenantId},
     status::{DeliveryState, ImageStatus},
 };
 
@@ -39,7 +42,12 @@ pub enum Outcome {
     },
 }
 
-/// Images of every request by status, and webhook deliveries still pending, for `/metrics`.
+/// Images of `tenant` waiting to be processed (its limit counts them).
+pub async fn pending(db: &impl ConnectionTrait, tenant: &TenantId) -> Result<u64, DbErr> {
+    Scope(tenant).find::<image::Entity>().filter(image::Column::Status.eq(ImageStatus::Pending)).count(db).await
+}
+
+/// Images of every tenant and request by status, and webhook deliveries still pending, for `/metrics`.
 pub async fn totals(db: &impl ConnectionTrait) -> Result<crate::metrics::Totals, DbErr> {
     let rows: Vec<(ImageStatus, i64)> = image::Entity::find()
         .select_only()
@@ -62,12 +70,15 @@ pub async fn totals(db: &impl ConnectionTrait) -> Result<crate::metrics::Totals,
     })
 }
 
-/// An image and the request it belongs to.
+/// An image and the request it belongs to: an image job's entry, whose row names the tenant
+/// everything after is scoped to.
 pub async fn load(db: &impl ConnectionTrait, id: ImageId) -> Result<Option<(image::Model, request::Model)>, DbErr> {
     let Some(img) = image::Entity::find_by_id(id).one(db).await? else {
         return Ok(None);
     };
-    let req = request::Entity::find_by_id(img.request_id)
+    let req = Scope(&img.tenant_id)
+        .find::<request::Entity>()
+        .filter(request::Column::Id.eq(img.request_id))
         .one(db)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("request of image {id}")))?;
@@ -76,8 +87,14 @@ pub async fn load(db: &impl ConnectionTrait, id: ImageId) -> Result<Option<(imag
 
 /// Counts one more failure of the image's own server, if the image still has the `seen` failures
 /// its job read; false when another job counted first.
-pub async fn count_failed_attempt(db: &impl ConnectionTrait, id: ImageId, seen: i32) -> Result<bool, DbErr> {
-    let result = image::Entity::update_many()
+pub async fn count_failed_attempt(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    id: ImageId,
+    seen: i32,
+) -> Result<bool, DbErr> {
+    let result = Scope(tenant)
+        .update::<image::Entity>()
         .col_expr(image::Column::Attempts, Expr::col(image::Column::Attempts).add(1))
         .col_expr(image::Column::UpdatedAt, super::now().into())
         .filter(image::Column::Id.eq(id))
@@ -95,7 +112,9 @@ pub async fn record(
     outcome: &Outcome,
 ) -> Result<Option<request::Model>, DbErr> {
     let now = super::now();
-    let mut update = image::Entity::update_many()
+    let scope = Scope(&img.tenant_id);
+    let mut update = scope
+        .update::<image::Entity>()
         .col_expr(image::Column::UpdatedAt, now.into())
         .filter(image::Column::Id.eq(img.id))
         .filter(image::Column::Status.eq(ImageStatus::Pending));
@@ -121,7 +140,8 @@ pub async fn record(
     if update.exec(txn).await?.rows_affected == 0 {
         return Ok(None);
     }
-    let rows = request::Entity::update_many()
+    let rows = scope
+        .update::<request::Entity>()
         .col_expr(counter, Expr::col(counter).add(1))
         .col_expr(request::Column::UpdatedAt, now.into())
         .filter(request::Column::Id.eq(img.request_id))

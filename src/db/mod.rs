@@ -4,7 +4,10 @@
 pub mod entities;
 pub mod images;
 pub mod requests;
+pub mod scope;
 pub mod settings;
+pub mod tenants;
+pub mod webhook_secrets;
 pub mod webhooks;
 
 use std::time::Duration;

@@ -7,11 +7,13 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::entities::{image, product, request, webhook_delivery};
+use super::{
+    entities::{image, product, request, webhook_delivery},
+    scope::Scope,
+};
 use crate::{
     domain::{
-        DEFAULT_TENANT,
-        ids::{ImageId, ProductId, RequestId},
+        ids::{ImageId, ProductId, RequestId, TenantId},
         quality::Quality,
         status::{ImageStatus, RequestStatus},
     },
@@ -20,6 +22,8 @@ use crate::{
 
 /// What a new request is made of, besides its manifest.
 pub struct NewRequest<'a> {
+    /// Whose it is.
+    pub tenant: &'a TenantId,
     /// The new request's id.
     pub id: RequestId,
     /// Where to send the completion webhook.
@@ -39,9 +43,10 @@ pub async fn insert_manifest(
 ) -> Result<Vec<ImageId>, DbErr> {
     let now = super::now();
     let request_id = new.id;
+    let tenant = new.tenant;
     request::Entity::insert(request::ActiveModel {
         id: Set(request_id),
-        tenant_id: Set(DEFAULT_TENANT.into()),
+        tenant_id: Set(tenant.clone()),
         status: Set(RequestStatus::Queued),
         accepted: Set(false),
         webhook_url: Set(new.webhook_url.map(str::to_owned)),
@@ -64,7 +69,7 @@ pub async fn insert_manifest(
         let product_id = ProductId::new();
         products.push(product::ActiveModel {
             id: Set(product_id),
-            tenant_id: Set(DEFAULT_TENANT.into()),
+            tenant_id: Set(tenant.clone()),
             request_id: Set(request_id),
             position: Set(position as i32),
             line: Set(p.line as i64),
@@ -76,7 +81,7 @@ pub async fn insert_manifest(
             image_ids.push(id);
             images.push(image::ActiveModel {
                 id: Set(id),
-                tenant_id: Set(DEFAULT_TENANT.into()),
+                tenant_id: Set(tenant.clone()),
                 request_id: Set(request_id),
                 product_id: Set(product_id),
                 position: Set(i as i32),
@@ -104,20 +109,28 @@ pub async fn insert_manifest(
     Ok(image_ids)
 }
 
-/// One accepted request by id.
-pub async fn find(db: &impl ConnectionTrait, id: RequestId) -> Result<Option<request::Model>, DbErr> {
-    request::Entity::find_by_id(id)
-        .filter(request::Column::TenantId.eq(DEFAULT_TENANT))
+/// One accepted request of `tenant` by id.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    id: RequestId,
+) -> Result<Option<request::Model>, DbErr> {
+    Scope(tenant)
+        .find::<request::Entity>()
+        .filter(request::Column::Id.eq(id))
         .filter(request::Column::Accepted.eq(true))
         .one(db)
         .await
 }
 
-/// A page of requests, newest first, and the total count.
-pub async fn list(db: &impl ConnectionTrait, offset: u64, limit: u64) -> Result<(Vec<request::Model>, u64), DbErr> {
-    let query = request::Entity::find()
-        .filter(request::Column::TenantId.eq(DEFAULT_TENANT))
-        .filter(request::Column::Accepted.eq(true));
+/// A page of `tenant`'s requests, newest first, and the total count.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<request::Model>, u64), DbErr> {
+    let query = Scope(tenant).find::<request::Entity>().filter(request::Column::Accepted.eq(true));
     let total = query.clone().count(db).await?;
     let rows = query
         .order_by_desc(request::Column::CreatedAt)
@@ -136,12 +149,15 @@ pub type ProductWithImages = (product::Model, Vec<image::Model>);
 /// order, with their images.
 pub async fn products(
     db: &impl ConnectionTrait,
+    tenant: &TenantId,
     id: RequestId,
     offset: u64,
     limit: Option<u64>,
 ) -> Result<Vec<ProductWithImages>, DbErr> {
-    let mut query =
-        product::Entity::find().filter(product::Column::RequestId.eq(id)).order_by_asc(product::Column::Position);
+    let mut query = Scope(tenant)
+        .find::<product::Entity>()
+        .filter(product::Column::RequestId.eq(id))
+        .order_by_asc(product::Column::Position);
     // SQLite accepts OFFSET only after a LIMIT.
     if let Some(limit) = limit {
         query = query.offset(offset).limit(limit);
@@ -150,7 +166,7 @@ pub async fn products(
     if products.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = image::Entity::find().filter(image::Column::RequestId.eq(id));
+    let mut query = Scope(tenant).find::<image::Entity>().filter(image::Column::RequestId.eq(id));
     if limit.is_some() {
         query = query.filter(image::Column::ProductId.is_in(products.iter().map(|p| p.id)));
     }
@@ -168,8 +184,9 @@ pub async fn products(
 }
 
 /// Marks a queued request as processing once its first image starts.
-pub async fn mark_processing(db: &impl ConnectionTrait, id: RequestId) -> Result<(), DbErr> {
-    request::Entity::update_many()
+pub async fn mark_processing(db: &impl ConnectionTrait, tenant: &TenantId, id: RequestId) -> Result<(), DbErr> {
+    Scope(tenant)
+        .update::<request::Entity>()
         .col_expr(request::Column::Status, RequestStatus::Processing.into())
         .col_expr(request::Column::UpdatedAt, super::now().into())
         .filter(request::Column::Id.eq(id))
@@ -182,11 +199,13 @@ pub async fn mark_processing(db: &impl ConnectionTrait, id: RequestId) -> Result
 /// Sets a request's final status unless it already has one; true when this call set it.
 pub async fn finish(
     txn: &impl ConnectionTrait,
+    tenant: &TenantId,
     id: RequestId,
     status: RequestStatus,
     completed_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool, DbErr> {
-    let result = request::Entity::update_many()
+    let result = Scope(tenant)
+        .update::<request::Entity>()
         .col_expr(request::Column::Status, status.into())
         .col_expr(request::Column::CompletedAt, Some(completed_at).into())
         .col_expr(request::Column::UpdatedAt, completed_at.into())
@@ -198,8 +217,9 @@ pub async fn finish(
 }
 
 /// Marks a request accepted: every job of it is queued.
-pub async fn mark_accepted(db: &impl ConnectionTrait, id: RequestId) -> Result<(), DbErr> {
-    request::Entity::update_many()
+pub async fn mark_accepted(db: &impl ConnectionTrait, tenant: &TenantId, id: RequestId) -> Result<(), DbErr> {
+    Scope(tenant)
+        .update::<request::Entity>()
         .col_expr(request::Column::Accepted, true.into())
         .filter(request::Column::Id.eq(id))
         .exec(db)
@@ -207,14 +227,15 @@ pub async fn mark_accepted(db: &impl ConnectionTrait, id: RequestId) -> Result<(
     Ok(())
 }
 
-/// Requests created before `cutoff` and never accepted: their upload died before all their jobs
-/// were queued.
+/// Requests of every tenant created before `cutoff` and never accepted: their upload died before
+/// all their jobs were queued. (The recovery pass works for every tenant; it names each row's.)
 pub async fn unaccepted_before(
     db: &impl ConnectionTrait,
     cutoff: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<RequestId>, DbErr> {
+) -> Result<Vec<(TenantId, RequestId)>, DbErr> {
     request::Entity::find()
         .select_only()
+        .column(request::Column::TenantId)
         .column(request::Column::Id)
         .filter(request::Column::Accepted.eq(false))
         .filter(request::Column::CreatedAt.lt(cutoff))
@@ -226,10 +247,11 @@ pub async fn unaccepted_before(
 /// Removes a request and everything under it (used when it could not be queued). The rows are
 /// removed child first rather than by the foreign keys' cascade, which SQLite applies only on
 /// connections that enabled it.
-pub async fn delete(db: &impl ConnectionTrait, id: RequestId) -> Result<(), DbErr> {
-    webhook_delivery::Entity::delete_many().filter(webhook_delivery::Column::RequestId.eq(id)).exec(db).await?;
-    image::Entity::delete_many().filter(image::Column::RequestId.eq(id)).exec(db).await?;
-    product::Entity::delete_many().filter(product::Column::RequestId.eq(id)).exec(db).await?;
-    request::Entity::delete_by_id(id).exec(db).await?;
+pub async fn delete(db: &impl ConnectionTrait, tenant: &TenantId, id: RequestId) -> Result<(), DbErr> {
+    let scope = Scope(tenant);
+    scope.delete::<webhook_delivery::Entity>().filter(webhook_delivery::Column::RequestId.eq(id)).exec(db).await?;
+    scope.delete::<image::Entity>().filter(image::Column::RequestId.eq(id)).exec(db).await?;
+    scope.delete::<product::Entity>().filter(product::Column::RequestId.eq(id)).exec(db).await?;
+    scope.delete::<request::Entity>().filter(request::Column::Id.eq(id)).exec(db).await?;
     Ok(())
 }

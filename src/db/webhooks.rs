@@ -2,16 +2,19 @@
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
-use super::entities::{webhook_attempt, webhook_delivery};
+use super::{
+    entities::{webhook_attempt, webhook_delivery},
+    scope::Scope,
+};
 use crate::domain::{
-    DEFAULT_TENANT,
-    ids::{DeliveryId, RequestId},
+    ids::{DeliveryId, RequestId, TenantId},
     status::DeliveryState,
 };
 
 /// Records a delivery to be made (the outbox row), due now.
 pub async fn insert_delivery(
     txn: &impl ConnectionTrait,
+    tenant: &TenantId,
     request_id: RequestId,
     url: &str,
     payload: &str,
@@ -20,7 +23,7 @@ pub async fn insert_delivery(
     let now = super::now();
     webhook_delivery::Entity::insert(webhook_delivery::ActiveModel {
         id: Set(id.clone()),
-        tenant_id: Set(DEFAULT_TENANT.into()),
+        tenant_id: Set(tenant.clone()),
         request_id: Set(request_id),
         url: Set(url.into()),
         payload: Set(payload.into()),
@@ -35,22 +38,33 @@ pub async fn insert_delivery(
     Ok(id)
 }
 
-/// The delivery of a request, if it has one.
+/// The delivery of one of `tenant`'s requests, if it has one.
 pub async fn for_request(
     db: &impl ConnectionTrait,
+    tenant: &TenantId,
     request_id: RequestId,
 ) -> Result<Option<webhook_delivery::Model>, DbErr> {
-    webhook_delivery::Entity::find().filter(webhook_delivery::Column::RequestId.eq(request_id)).one(db).await
+    Scope(tenant)
+        .find::<webhook_delivery::Entity>()
+        .filter(webhook_delivery::Column::RequestId.eq(request_id))
+        .one(db)
+        .await
 }
 
-/// A delivery by id.
-pub async fn find(db: &impl ConnectionTrait, id: &DeliveryId) -> Result<Option<webhook_delivery::Model>, DbErr> {
+/// A delivery by id: a webhook job's entry, whose row names the tenant everything after is
+/// scoped to.
+pub async fn load(db: &impl ConnectionTrait, id: &DeliveryId) -> Result<Option<webhook_delivery::Model>, DbErr> {
     webhook_delivery::Entity::find_by_id(id.clone()).one(db).await
 }
 
-/// Every attempt of a delivery, oldest first.
-pub async fn attempts(db: &impl ConnectionTrait, id: &DeliveryId) -> Result<Vec<webhook_attempt::Model>, DbErr> {
-    webhook_attempt::Entity::find()
+/// Every attempt of one of `tenant`'s deliveries, oldest first.
+pub async fn attempts(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    id: &DeliveryId,
+) -> Result<Vec<webhook_attempt::Model>, DbErr> {
+    Scope(tenant)
+        .find::<webhook_attempt::Entity>()
         .filter(webhook_attempt::Column::DeliveryId.eq(id.clone()))
         .order_by_asc(webhook_attempt::Column::Number)
         .all(db)
@@ -62,12 +76,14 @@ pub async fn attempts(db: &impl ConnectionTrait, id: &DeliveryId) -> Result<Vec<
 /// job sends nothing.
 pub async fn claim_attempt(
     db: &impl ConnectionTrait,
+    tenant: &TenantId,
     id: &DeliveryId,
     done: i32,
     now: chrono::DateTime<chrono::Utc>,
     lease_until: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<webhook_delivery::Model>, DbErr> {
-    let rows = webhook_delivery::Entity::update_many()
+    let rows = Scope(tenant)
+        .update::<webhook_delivery::Entity>()
         .col_expr(webhook_delivery::Column::Attempts, (done + 1).into())
         .col_expr(webhook_delivery::Column::NextAttemptAt, Some(lease_until).into())
         .col_expr(webhook_delivery::Column::UpdatedAt, now.into())
@@ -112,7 +128,8 @@ pub async fn record_attempt(
     })
     .exec(txn)
     .await?;
-    webhook_delivery::Entity::update_many()
+    Scope(&delivery.tenant_id)
+        .update::<webhook_delivery::Entity>()
         .col_expr(webhook_delivery::Column::Status, state.into())
         .col_expr(webhook_delivery::Column::NextAttemptAt, next_attempt_at.into())
         .col_expr(webhook_delivery::Column::UpdatedAt, super::now().into())
@@ -123,9 +140,14 @@ pub async fn record_attempt(
     Ok(())
 }
 
-/// Makes a delivery pending again and due now (a redelivery); returns it.
-pub async fn reopen(db: &impl ConnectionTrait, id: &DeliveryId) -> Result<Option<webhook_delivery::Model>, DbErr> {
-    let rows = webhook_delivery::Entity::update_many()
+/// Makes one of `tenant`'s deliveries pending again and due now (a redelivery); returns it.
+pub async fn reopen(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    id: &DeliveryId,
+) -> Result<Option<webhook_delivery::Model>, DbErr> {
+    let rows = Scope(tenant)
+        .update::<webhook_delivery::Entity>()
         .col_expr(webhook_delivery::Column::Status, DeliveryState::Pending.into())
         .col_expr(webhook_delivery::Column::NextAttemptAt, Some(super::now()).into())
         .col_expr(webhook_delivery::Column::UpdatedAt, super::now().into())
@@ -135,7 +157,8 @@ pub async fn reopen(db: &impl ConnectionTrait, id: &DeliveryId) -> Result<Option
     Ok(rows.into_iter().next())
 }
 
-/// Pending deliveries already due: after a crash, their queued attempt may be lost.
+/// Pending deliveries of every tenant already due: after a crash, their queued attempt may be
+/// lost (the recovery pass queues them again).
 pub async fn due(
     db: &impl ConnectionTrait,
     now: chrono::DateTime<chrono::Utc>,

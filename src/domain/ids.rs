@@ -64,6 +64,62 @@ uuid_id!(
     /// One input image of a product.
     ImageId
 );
+uuid_id!(
+    /// An API key (its id, not the key: the key itself is shown once and stored hashed).
+    ApiKeyId
+);
+
+/// A tenant: one merchant's account, which every row belongs to. Accounts made by imgbatch have a
+/// UUID; a tenant made on first use of an outside identity provider's token has that token's
+/// `sub`; the `default` tenant is the `admin` account (and the only tenant with `IMGBATCH_AUTH=off`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, DeriveValueType)]
+#[serde(transparent)]
+#[sea_orm(value_type = "String")]
+pub struct TenantId(String);
+
+/// A tenant id that is empty, longer than 200 bytes, or holds control characters.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("not a tenant id: it must be 1 to 200 printable characters")]
+pub struct BadTenantId;
+
+impl TenantId {
+    /// The longest tenant id (an outside identity provider's `sub`) accepted.
+    pub const MAX_LEN: usize = 200;
+
+    /// The `admin` account's tenant, which rows stored before accounts existed belong to.
+    pub fn default_tenant() -> Self {
+        Self("default".to_owned())
+    }
+
+    /// A new tenant id for an account made here.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Self(Uuid::now_v7().hyphenated().to_string())
+    }
+
+    /// The id as stored and shown.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for TenantId {
+    type Err = BadTenantId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match !s.is_empty() && s.len() <= Self::MAX_LEN && !s.chars().any(char::is_control) {
+            true => Ok(Self(s.to_owned())),
+            false => Err(BadTenantId),
+        }
+    }
+}
+
+not_auto_increment!(TenantId);
 
 /// A webhook delivery; also its `webhook-id` header, the same on every attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, DeriveValueType)]

@@ -6,6 +6,3 @@ pub mod ids;
 pub mod product;
 pub mod quality;
 pub mod status;
-
-/// The tenant every row belongs to until authentication brings more than one.
-pub const DEFAULT_TENANT: &str = "default";

@@ -123,6 +123,24 @@ named!(DeliveryState, "delivery state", {
     Failed => "failed",
 });
 
+/// Who vouches for a tenant: imgbatch itself, or an outside identity provider whose tokens made
+/// it on first use. An outside token is accepted only for an outside tenant, so that no
+/// provider's `sub` can name an account made here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, DeriveValueType)]
+#[serde(rename_all = "snake_case")]
+#[sea_orm(value_type = "String")]
+pub enum TenantOrigin {
+    /// Registered, made by `imgbatch tenant create`, or the `admin` account.
+    Local,
+    /// Made on first use of a token signed by `IMGBATCH_JWT_PUBLIC_KEY`.
+    External,
+}
+
+named!(TenantOrigin, "tenant origin", {
+    Local => "local",
+    External => "external",
+});
+
 /// How many products and images a request has, and how its images stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Counts {

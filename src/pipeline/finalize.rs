@@ -53,7 +53,7 @@ pub async fn finish_if_done(
     }
     let status = RequestStatus::final_from(request.succeeded as u64, request.failed as u64);
     let completed_at = db::now();
-    if !db::requests::finish(txn, request.id, status, completed_at).await? {
+    if !db::requests::finish(txn, &request.tenant_id, request.id, status, completed_at).await? {
         return Ok(None);
     }
     tracing::info!(request = %request.id, status = status.as_str(), "request finished");
@@ -68,5 +68,5 @@ pub async fn finish_if_done(
         completed_at,
     });
     let payload = serde_json::to_string(&event).map_err(|e| DbErr::Custom(e.to_string()))?;
-    db::webhooks::insert_delivery(txn, request.id, url, &payload).await.map(Some)
+    db::webhooks::insert_delivery(txn, &request.tenant_id, request.id, url, &payload).await.map(Some)
 }

@@ -78,7 +78,7 @@ async fn run(state: &AppState, id: ImageId) -> Result<Next, Ours> {
         return Ok(Next::RetryAfter(attempt::wait_for_intake(age)));
     }
     let started = Instant::now();
-    db::requests::mark_processing(&state.db, request.id).await.map_err(db)?;
+    db::requests::mark_processing(&state.db, &request.tenant_id, request.id).await.map_err(db)?;
     let attempt = match attempt_image(state, &img, request.quality).await {
         Ok(stored) => Attempt::Done(stored),
         Err(failed) => failed,
@@ -87,7 +87,11 @@ async fn run(state: &AppState, id: ImageId) -> Result<Next, Ours> {
         Verdict::Retry { after, counted } => {
             // Another job for this image (a duplicate after a crash) counted this attempt first:
             // that one carries the image on, so that its attempts are counted once.
-            if counted && !db::images::count_failed_attempt(&state.db, img.id, img.attempts).await.map_err(db)? {
+            if counted
+                && !db::images::count_failed_attempt(&state.db, &img.tenant_id, img.id, img.attempts)
+                    .await
+                    .map_err(db)?
+            {
                 return Ok(Next::Finished { webhook: None });
             }
             Ok(Next::RetryAfter(after))

@@ -7,7 +7,10 @@ use sea_orm::TransactionTrait;
 
 use crate::{
     db::{self, requests::NewRequest},
-    domain::{ids::RequestId, quality::Quality},
+    domain::{
+        ids::{RequestId, TenantId},
+        quality::Quality,
+    },
     manifest::Manifest,
     metrics::Metrics,
     outage::Part,
@@ -36,10 +39,11 @@ pub struct NotAccepted {
 }
 
 /// Stores and queues a submission; returns the new request's id.
-pub async fn submit(state: &AppState, submission: &Submission) -> Result<RequestId, NotAccepted> {
+pub async fn submit(state: &AppState, tenant: &TenantId, submission: &Submission) -> Result<RequestId, NotAccepted> {
     let db_down = |e: sea_orm::DbErr| NotAccepted { part: Part::Database, error: e.into() };
     let id = RequestId::new();
     let new = NewRequest {
+        tenant,
         id,
         webhook_url: submission.webhook_url.as_ref().map(url::Url::as_str),
         quality: submission.quality,
@@ -50,7 +54,7 @@ pub async fn submit(state: &AppState, submission: &Submission) -> Result<Request
     // Until it is marked accepted the request is invisible and its queued jobs wait; one that is
     // never accepted is removed here or, failing that, by the recovery pass.
     let undo = |failure: NotAccepted| async move {
-        if let Err(cleanup) = db::requests::delete(&state.db, id).await {
+        if let Err(cleanup) = db::requests::delete(&state.db, tenant, id).await {
             tracing::error!(request = %id, error = %cleanup, "could not remove an unaccepted request; the recovery pass will");
         }
         Err(failure)
@@ -58,10 +62,10 @@ pub async fn submit(state: &AppState, submission: &Submission) -> Result<Request
     if let Err(e) = state.queue.push_images(&images).await {
         return undo(NotAccepted { part: Part::Queue, error: e }).await;
     }
-    if let Err(e) = db::requests::mark_accepted(&state.db, id).await {
+    if let Err(e) = db::requests::mark_accepted(&state.db, tenant, id).await {
         return undo(db_down(e)).await;
     }
     Metrics::inc(&state.metrics.requests_accepted);
-    tracing::info!(request = %id, images = images.len(), "request accepted");
+    tracing::info!(tenant = %tenant, request = %id, images = images.len(), "request accepted");
     Ok(id)
 }

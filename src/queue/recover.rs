@@ -31,9 +31,9 @@ pub async fn run(state: AppState) {
 pub async fn recover(state: &AppState, intake_grace: Duration) -> anyhow::Result<(usize, usize)> {
     let cutoff = db::now() - chrono::Duration::from_std(intake_grace)?;
     let dead = db::requests::unaccepted_before(&state.db, cutoff).await?;
-    for id in &dead {
+    for (tenant, id) in &dead {
         tracing::warn!(request = %id, "removing an upload that died before its jobs were queued");
-        db::requests::delete(&state.db, *id).await?;
+        db::requests::delete(&state.db, tenant, *id).await?;
     }
     // An attempt in progress is not due: its claim holds it for the claim lease.
     let due = db::webhooks::due(&state.db, db::now()).await?;

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use sea_orm::TransactionTrait;
 
+use super::sign;
 use crate::{
+    config::Secret,
     db::{self, entities::webhook_delivery, webhooks::AttemptResult},
     domain::{ids::DeliveryId, status::DeliveryState},
     metrics::Metrics,
@@ -73,16 +75,18 @@ async fn attempt(state: &AppState, id: &DeliveryId, done: i32) -> Result<Option<
     // lost (a crash, the database down) is followed no earlier than the schedule says.
     let retry_in = state.config.webhook_retry_schedule.0.get(done as usize).copied();
     let lease = CLAIM_LEASE.max(ATTEMPT_TIMEOUT + retry_in.unwrap_or_default());
+    let Some(loaded) = db::webhooks::load(&state.db, id).await.map_err(before_claim)? else { return Ok(None) };
+    let tenant = loaded.tenant_id;
     let delivery = loop {
         let now = db::now();
         let lease_until = now + chrono::Duration::from_std(lease).map_err(before_claim)?;
         if let Some(claimed) =
-            db::webhooks::claim_attempt(&state.db, id, done, now, lease_until).await.map_err(before_claim)?
+            db::webhooks::claim_attempt(&state.db, &tenant, id, done, now, lease_until).await.map_err(before_claim)?
         {
             break claimed;
         }
         // Not claimed: a duplicate or stale job (nothing to do), or a job that came early.
-        let Some(d) = db::webhooks::find(&state.db, id).await.map_err(before_claim)? else { return Ok(None) };
+        let Some(d) = db::webhooks::load(&state.db, id).await.map_err(before_claim)? else { return Ok(None) };
         let due_in = match d.next_attempt_at {
             Some(at) if d.status == DeliveryState::Pending && d.attempts == done => (at - now).to_std().ok(),
             _ => None,
@@ -99,7 +103,8 @@ async fn attempt(state: &AppState, id: &DeliveryId, done: i32) -> Result<Option<
     let after_claim = |error: sea_orm::DbErr| Failed { claimed: Some((number, lease)), error: error.into() };
     let attempted_at = db::now();
     let started = Instant::now();
-    let (status_code, error, refused) = match send(state, &delivery).await {
+    let secrets = db::webhook_secrets::signing(&state.db, &tenant, attempted_at).await.map_err(after_claim)?;
+    let (status_code, error, refused) = match send(state, &delivery, &secrets).await {
         Ok(code) if (200..300).contains(&code) => (Some(code), None, false),
         Ok(code) => (Some(code), Some(format!("the receiver answered {code}")), false),
         Err(Refusal { message, refused }) => (None, Some(message), refused),
@@ -142,13 +147,11 @@ impl Refusal {
 }
 
 /// Sends one signed attempt; the receiver's status code, or why there was none.
-async fn send(state: &AppState, delivery: &webhook_delivery::Model) -> Result<u16, Refusal> {
+async fn send(state: &AppState, delivery: &webhook_delivery::Model, secrets: &[Secret]) -> Result<u16, Refusal> {
     let url = url::Url::parse(&delivery.url).map_err(|e| Refusal::other(format!("invalid webhook URL: {e}")))?;
     net::check_url(&url, state.config.allow_private_urls)
         .map_err(|e| Refusal { message: e.to_string(), refused: true })?;
-    let signed = state
-        .signer
-        .sign(delivery.id.as_str(), chrono::Utc::now().timestamp(), delivery.payload.as_bytes())
+    let signed = sign::sign(secrets, delivery.id.as_str(), chrono::Utc::now().timestamp(), delivery.payload.as_bytes())
         .map_err(|e| Refusal::other(format!("{e:#}")))?;
     let response = state
         .webhook_http

@@ -1,25 +1,12 @@
 //! Signing by the Standard Webhooks scheme: `webhook-id`, `webhook-timestamp` and
-//! `webhook-signature` over `{id}.{timestamp}.{body}`.
+//! `webhook-signature` over `{id}.{timestamp}.{body}`. While a tenant's secret rotation overlaps,
+//! the body is signed with each of its secrets (`v1,<new> v1,<old>`), so that a receiver holding
+//! either one verifies it.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use rand::RngCore;
-use sea_orm::ConnectionTrait;
 
-use crate::{config::Secret, db};
-
-const SECRET_SETTING: &str = "webhook_secret";
-
-/// Signs webhook bodies with the service's secret.
-#[derive(Clone)]
-pub struct WebhookSigner {
-    inner: std::sync::Arc<standardwebhooks::Webhook>,
-}
-
-impl std::fmt::Debug for WebhookSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebhookSigner(***)")
-    }
-}
+use crate::config::Secret;
 
 /// The three headers of a signed webhook.
 pub struct SignedHeaders {
@@ -27,44 +14,20 @@ pub struct SignedHeaders {
     pub id: String,
     /// `webhook-timestamp`, Unix seconds.
     pub timestamp: i64,
-    /// `webhook-signature`, `v1,<base64>`.
+    /// `webhook-signature`: `v1,<base64>` per secret, separated by spaces.
     pub signature: String,
 }
 
-impl WebhookSigner {
-    /// A signer for a `whsec_…` secret.
-    pub fn new(secret: &Secret) -> anyhow::Result<Self> {
-        let key = secret.webhook_key().map_err(|e| anyhow::anyhow!("IMGBATCH_WEBHOOK_SECRET: {e}"))?;
-        let inner =
-            standardwebhooks::Webhook::from_bytes(key).map_err(|e| anyhow::anyhow!("IMGBATCH_WEBHOOK_SECRET: {e}"))?;
-        Ok(Self { inner: inner.into() })
+/// Signs `body` as message `id` sent at `timestamp` with every one of `secrets`.
+pub fn sign(secrets: &[Secret], id: &str, timestamp: i64, body: &[u8]) -> anyhow::Result<SignedHeaders> {
+    anyhow::ensure!(!secrets.is_empty(), "the tenant has no webhook signing secret");
+    let mut signatures = Vec::with_capacity(secrets.len());
+    for secret in secrets {
+        let key = secret.webhook_key().map_err(|e| anyhow::anyhow!("webhook secret: {e}"))?;
+        let webhook = standardwebhooks::Webhook::from_bytes(key).map_err(|e| anyhow::anyhow!("webhook secret: {e}"))?;
+        signatures.push(webhook.sign(id, timestamp, body).map_err(|e| anyhow::anyhow!("signing webhook: {e}"))?);
     }
-
-    /// The configured secret, or the one stored in the database, or a new one generated,
-    /// stored and printed once.
-    pub async fn load_or_generate(db: &impl ConnectionTrait, configured: Option<&Secret>) -> anyhow::Result<Self> {
-        if let Some(secret) = configured {
-            return Self::new(secret);
-        }
-        if let Some(stored) = db::settings::get(db, SECRET_SETTING).await? {
-            return Self::new(&Secret::new(stored));
-        }
-        let fresh = generate_secret();
-        let stored = db::settings::get_or_insert(db, SECRET_SETTING, fresh.expose()).await?;
-        if stored == fresh.expose() {
-            // Shown on the terminal once, never through the log subscriber.
-            println!(
-                "imgbatch: generated the webhook signing secret (shown once, stored in the database):\n  {stored}"
-            );
-        }
-        Self::new(&Secret::new(stored))
-    }
-
-    /// Signs `body` as message `id` sent at `timestamp`.
-    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> anyhow::Result<SignedHeaders> {
-        let signature = self.inner.sign(id, timestamp, body).map_err(|e| anyhow::anyhow!("signing webhook: {e}"))?;
-        Ok(SignedHeaders { id: id.to_owned(), timestamp, signature })
-    }
+    Ok(SignedHeaders { id: id.to_owned(), timestamp, signature: signatures.join(" ") })
 }
 
 /// A new random secret, `whsec_` and 32 random bytes in base64.
@@ -78,19 +41,36 @@ pub fn generate_secret() -> Secret {
 mod tests {
     use super::*;
 
-    #[test]
-    fn signatures_verify_with_the_standard_verifier() {
-        let secret = generate_secret();
-        let signer = WebhookSigner::new(&secret).unwrap();
-        let now = chrono::Utc::now().timestamp();
-        let body = br#"{"type":"request.completed"}"#;
-        let signed = signer.sign("msg_1", now, body).unwrap();
+    fn headers(signed: &SignedHeaders) -> http::HeaderMap {
         let mut headers = http::HeaderMap::new();
         headers.insert("webhook-id", signed.id.parse().unwrap());
         headers.insert("webhook-timestamp", signed.timestamp.to_string().parse().unwrap());
         headers.insert("webhook-signature", signed.signature.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn signatures_verify_with_the_standard_verifier() {
+        let secret = generate_secret();
+        let now = chrono::Utc::now().timestamp();
+        let body = br#"{"type":"request.completed"}"#;
+        let signed = sign(std::slice::from_ref(&secret), "msg_1", now, body).unwrap();
         let verifier = standardwebhooks::Webhook::new(secret.expose()).unwrap();
-        verifier.verify(body, &headers).unwrap();
-        assert!(verifier.verify(b"{}", &headers).is_err(), "a changed body must not verify");
+        verifier.verify(body, &headers(&signed)).unwrap();
+        assert!(verifier.verify(b"{}", &headers(&signed)).is_err(), "a changed body must not verify");
+    }
+
+    #[test]
+    fn during_an_overlap_either_secret_verifies_and_no_other() {
+        let (new, old) = (generate_secret(), generate_secret());
+        let body = b"{}";
+        let signed = sign(&[new.clone(), old.clone()], "msg_2", chrono::Utc::now().timestamp(), body).unwrap();
+        assert_eq!(signed.signature.split(' ').count(), 2);
+        for secret in [&new, &old] {
+            standardwebhooks::Webhook::new(secret.expose()).unwrap().verify(body, &headers(&signed)).unwrap();
+        }
+        let stranger = standardwebhooks::Webhook::new(generate_secret().expose()).unwrap();
+        assert!(stranger.verify(body, &headers(&signed)).is_err());
+        assert!(sign(&[], "msg_3", 0, body).is_err());
     }
 }

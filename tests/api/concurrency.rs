@@ -11,7 +11,10 @@ use imgbatch::{
         images::{Outcome, Stored},
         requests::NewRequest,
     },
-    domain::{ids::RequestId, quality::Quality},
+    domain::{
+        ids::{RequestId, TenantId},
+        quality::Quality,
+    },
     manifest::{self, Limits},
     pipeline::finalize::record_outcome,
 };
@@ -29,9 +32,10 @@ async fn racing_workers_finish_a_request_once_and_send_one_webhook() {
     }
     let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 100, max_images: 100 }).unwrap();
     let id = RequestId::new();
-    let new = NewRequest { id, webhook_url: Some(&receiver.url), quality: Quality::new(50).unwrap() };
+    let admin = TenantId::default_tenant();
+    let new = NewRequest { tenant: &admin, id, webhook_url: Some(&receiver.url), quality: Quality::new(50).unwrap() };
     db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
-    db::requests::mark_accepted(&app.state.db, id).await.unwrap();
+    db::requests::mark_accepted(&app.state.db, &admin, id).await.unwrap();
     let images = image::Entity::find().filter(image::Column::RequestId.eq(id)).all(&app.state.db).await.unwrap();
 
     // Every image is recorded by three workers at once, as duplicate jobs would.

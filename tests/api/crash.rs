@@ -38,7 +38,14 @@ async fn a_process_stopped_with_sigterm_mid_batch_records_every_image_it_began_a
     assert!(started >= begun);
     assert!(started < IMAGES as usize, "the stop came before the end of the batch");
     let db = imgbatch::db::connect(&run.config.database_url).await.unwrap();
-    let request = imgbatch::db::requests::find(&db, run.batch.id.parse().unwrap()).await.unwrap().unwrap();
+    let request = imgbatch::db::requests::find(
+        &db,
+        &imgbatch::domain::ids::TenantId::default_tenant(),
+        run.batch.id.parse().unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let recorded = request.succeeded as usize;
     assert_eq!(recorded, started, "every download begun before the process exited was finished and recorded");
     drop(db);
@@ -53,6 +60,7 @@ struct Interrupted {
     config: Config,
     process: ChildProcess,
     batch: Batch,
+    key: String,
 }
 
 impl Interrupted {
@@ -71,10 +79,11 @@ impl Interrupted {
             .await;
         let env = process::imgbatch_env(&config);
         let (process, base) = ChildProcess::serve(&env, dir.path(), "imgbatch-1").await;
-        let api = ApiClient::new(base);
+        let key = crate::helpers::admin_key_for(&config).await;
+        let api = ApiClient::with_bearer(base, &key);
         let batch = Batch::upload(&api, IMAGES).await;
         batch.wait_for_percent(&api, percent).await;
-        Self { dir, config, process, batch }
+        Self { dir, config, process, batch, key }
     }
 
     /// Starts the same command again on the same data and waits for the end of the batch.
@@ -82,6 +91,6 @@ impl Interrupted {
         let env = process::imgbatch_env(&self.config);
         let (_again, base) = ChildProcess::serve(&env, self.dir.path(), "imgbatch-2").await;
         let secret = self.config.webhook_secret.as_ref().map(Secret::expose).expect("the test settings name a secret");
-        self.batch.assert_finished_once(&ApiClient::new(base), secret).await;
+        self.batch.assert_finished_once(&ApiClient::with_bearer(base, &self.key), secret).await;
     }
 }

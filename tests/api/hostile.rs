@@ -65,8 +65,11 @@ async fn a_webhook_url_with_credentials_is_refused_at_upload() {
 async fn a_body_declaring_two_gigabytes_is_answered_413_before_it_is_sent() {
     let app = TestApp::spawn().await;
     let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
-    let head = "POST /api/v1/requests HTTP/1.1\r\nHost: imgbatch\r\n\
-                Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 2000000000\r\n\r\n--x\r\n";
+    let head = format!(
+        "POST /api/v1/requests HTTP/1.1\r\nHost: imgbatch\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 2000000000\r\n\r\n--x\r\n",
+        app.key
+    );
     stream.write_all(head.as_bytes()).await.unwrap();
     // The rest of the body never comes: the answer must not wait for it.
     let mut answer = vec![0u8; 4096];

@@ -1,6 +1,7 @@
 //! The integration suite: one binary that starts the real app on an ephemeral port with a temp
 //! SQLite database and store, a local image server and a local webhook receiver.
 
+mod accounts;
 mod concurrency;
 mod connections;
 mod crash;

@@ -27,7 +27,7 @@ async fn three_workers_one_killed_finish_every_image_once_and_send_one_webhook()
         .map(|n| ChildProcess::imgbatch(&["worker", "--public-url", &base], &env, dir.path(), &format!("worker-{n}")))
         .collect();
 
-    let client = ApiClient::new(base);
+    let client = ApiClient::with_bearer(base, &crate::helpers::admin_key_for(&config).await);
     let batch = Batch::upload(&client, 300).await;
     batch.wait_for_percent(&client, 20).await;
     workers[1].sigkill().await;

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use imgbatch::{
     db::{self, entities::webhook_delivery, requests::NewRequest},
-    domain::{ids::RequestId, quality::Quality},
+    domain::{
+        ids::{RequestId, TenantId},
+        quality::Quality,
+    },
     manifest::{self, Limits},
     queue::recover::recover,
 };
@@ -18,7 +21,8 @@ async fn an_upload_that_died_before_its_jobs_were_queued_is_invisible_then_remov
     let csv = "S. No.,Product Name,Input Image Urls\n1,A,https://cdn.example.com/a.jpg\n";
     let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 10, max_images: 10 }).unwrap();
     let id = RequestId::new();
-    let new = NewRequest { id, webhook_url: None, quality: Quality::new(50).unwrap() };
+    let admin = TenantId::default_tenant();
+    let new = NewRequest { tenant: &admin, id, webhook_url: None, quality: Quality::new(50).unwrap() };
     db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
 
     let (status, _) = app.get_json(&format!("/api/v1/requests/{id}")).await;

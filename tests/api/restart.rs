@@ -18,7 +18,11 @@ async fn a_graceful_stop_finishes_every_image_it_started() {
 
     let started = images.total_hits();
     let db = imgbatch::db::connect(&config.database_url).await.unwrap();
-    let request = imgbatch::db::requests::find(&db, id.parse().unwrap()).await.unwrap().unwrap();
+    let request =
+        imgbatch::db::requests::find(&db, &imgbatch::domain::ids::TenantId::default_tenant(), id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(request.succeeded as usize, started, "every download begun before the stop was finished and recorded");
     assert!(started < 10, "the stop came before the end");
     drop(db);

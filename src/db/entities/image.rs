@@ -14,7 +14,7 @@ use crate::domain::{
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: ImageId,
-    pub tenant_id: String,
+    pub tenant_id: crate::domain::ids::TenantId,
     pub request_id: RequestId,
     pub product_id: ProductId,
     /// 0-based order within the product's URLs.

@@ -11,7 +11,7 @@ use crate::domain::ids::{ProductId, RequestId};
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: ProductId,
-    pub tenant_id: String,
+    pub tenant_id: crate::domain::ids::TenantId,
     pub request_id: RequestId,
     /// 0-based order in the file.
     pub position: i32,

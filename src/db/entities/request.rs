@@ -15,7 +15,7 @@ use crate::domain::{
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: RequestId,
-    pub tenant_id: String,
+    pub tenant_id: crate::domain::ids::TenantId,
     pub status: RequestStatus,
     /// True once every job of the request is queued; only accepted requests are shown.
     pub accepted: bool,

@@ -11,7 +11,7 @@ use crate::domain::ids::DeliveryId;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,
-    pub tenant_id: String,
+    pub tenant_id: crate::domain::ids::TenantId,
     pub delivery_id: DeliveryId,
     /// 1-based attempt number.
     pub number: i32,

@@ -16,7 +16,7 @@ pub struct Model {
     /// The delivery id, sent as `webhook-id` on every attempt.
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: DeliveryId,
-    pub tenant_id: String,
+    pub tenant_id: crate::domain::ids::TenantId,
     pub request_id: RequestId,
     /// Where it is sent.
     pub url: String,

@@ -22,9 +22,21 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    /// A client of the API at `base`.
+    /// A client of the API at `base` without credentials.
     pub fn new(base: impl Into<String>) -> Self {
         let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build().expect("HTTP client");
+        Self { base: base.into(), http }
+    }
+
+    /// A client of the API at `base` that sends `Authorization: Bearer <credential>` (an API key
+    /// or a token) on every call.
+    pub fn with_bearer(base: impl Into<String>, credential: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut value: reqwest::header::HeaderValue = format!("Bearer {credential}").parse().expect("header value");
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        let http =
+            reqwest::Client::builder().timeout(CALL_TIMEOUT).default_headers(headers).build().expect("HTTP client");
         Self { base: base.into(), http }
     }
 
@@ -145,4 +157,21 @@ impl ApiClient {
         let text = response.text().await.unwrap();
         text.lines().find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
     }
+}
+
+/// Registers an account on the API at `base` and signs it in: a client acting for it, and its
+/// tenant id.
+pub async fn new_tenant(base: &str, email: &str) -> (ApiClient, String) {
+    let open = ApiClient::new(base);
+    let password = "correct horse battery staple";
+    let credentials = serde_json::json!({"email": email, "password": password});
+    let response = open.http.post(format!("{base}/api/v1/auth/register")).json(&credentials).send().await.unwrap();
+    let status = response.status();
+    let account: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "registered: {account:#}");
+    let response = open.http.post(format!("{base}/api/v1/auth/login")).json(&credentials).send().await.unwrap();
+    assert_eq!(response.status(), 200, "signed in");
+    let token: Value = response.json().await.unwrap();
+    let client = ApiClient::with_bearer(base, token["access_token"].as_str().unwrap());
+    (client, account["tenant_id"].as_str().unwrap().to_owned())
 }

@@ -22,6 +22,30 @@ pub use api::ApiClient;
 pub use image_server::ImageServer;
 pub use receiver::TestReceiver;
 
+/// A new API key of the admin (default) account, made in `db` as the server's own API would.
+pub async fn admin_key(db: &sea_orm::DatabaseConnection) -> String {
+    let admin = imgbatch::domain::ids::TenantId::default_tenant();
+    let (_, key) = imgbatch::auth::accounts::create_key(db, &admin, "tests").await.expect("an API key is made");
+    key.expose().to_owned()
+}
+
+/// A new API key of the admin account in the database `config` names (migrated first), for a
+/// child process's API.
+pub async fn admin_key_for(config: &Config) -> String {
+    let db = imgbatch::db::connect(&config.database_url).await.expect("the test database opens");
+    imgbatch::db::migrate(&db).await.expect("migrations apply");
+    imgbatch::db::tenants::insert(
+        &db,
+        &imgbatch::domain::ids::TenantId::default_tenant(),
+        None,
+        None,
+        imgbatch::domain::status::TenantOrigin::Local,
+    )
+    .await
+    .expect("the admin account exists");
+    admin_key(&db).await
+}
+
 /// How long a test waits for anything before failing.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -35,6 +59,8 @@ pub struct TestApp {
     pub dir: Arc<TempDir>,
     /// The secret its webhooks are signed with.
     pub secret: String,
+    /// An API key of its admin account, which `api` sends.
+    pub key: String,
     /// The app's shared state (database, store, queue).
     pub state: imgbatch::state::AppState,
     stopper: CancellationToken,
@@ -129,10 +155,11 @@ impl TestAppBuilder {
         let secret = config.webhook_secret.as_ref().map(Secret::expose).unwrap_or_default().to_owned();
         let built = tokio::time::timeout(PATIENCE, Application::build(config.clone())).await;
         let app = built.expect("the app built in time").expect("app builds");
-        let api = ApiClient::new(format!("http://{}", app.address()));
+        let key = admin_key(&app.state().db).await;
+        let api = ApiClient::with_bearer(format!("http://{}", app.address()), &key);
         let stopper = app.stopper();
         let state = app.state().clone();
         let task = tokio::spawn(app.run_until_stopped());
-        TestApp { api, config, dir, secret, state, stopper, task }
+        TestApp { api, config, dir, secret, key, state, stopper, task }
     }
 }

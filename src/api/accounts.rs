@@ -1,0 +1,152 @@
+//! `POST /api/v1/auth/register`, `POST /api/v1/auth/login`.
+
+use std::net::SocketAddr;
+
+use axum::{
+    Json,
+    extract::{ConnectInfo, State, rejection::JsonRejection},
+    http::StatusCode,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::json_body;
+use crate::{
+    auth::{accounts, credentials, settings::Registration, unauthorized},
+    db,
+    domain::ids::TenantId,
+    error::{ApiError, Problem, Result},
+    limits::{LOGIN_FAILURES_PER_CLIENT, LOGIN_FAILURES_PER_EMAIL},
+    outage::Part,
+    state::AppState,
+};
+
+/// An email and a password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"email": "merchant@example.com", "password": "correct horse battery"}))]
+pub struct Credentials {
+    /// The sign-in email.
+    pub email: String,
+    /// At least 10 characters.
+    pub password: String,
+}
+
+/// A new account.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"tenant_id": "01937a1e-8f0c-7cc1-9a51-3c1f2d7e4b10", "email": "merchant@example.com", "created_at": "2026-12-02T10:00:00Z"}))]
+pub struct Account {
+    /// The tenant: every request, key and secret of the account belongs to it.
+    #[schema(value_type = String)]
+    pub tenant_id: TenantId,
+    /// The sign-in email, lower-cased.
+    pub email: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A bearer token.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIwMTkzN2ExZSJ9.c2ln", "token_type": "Bearer", "expires_in": 3600}))]
+pub struct TokenOut {
+    /// A JWT; send it as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds it lasts.
+    pub expires_in: u64,
+}
+
+/// Make an account
+///
+/// Makes a tenant that signs in with this email and password, with its own webhook signing
+/// secret. Closed when the server runs with `IMGBATCH_REGISTRATION=closed`.
+#[utoipa::path(
+    post, path = "/api/v1/auth/register", tag = "accounts", security(()),
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "The account", body = Account),
+        (status = 400, description = "A bad email, or a password under 10 characters", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "https://imgbatch.dev/problems/bad-request", "title": "The request is malformed", "status": 400, "detail": "password must have at least 10 characters"})),
+        (status = 403, description = "Registration is closed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email already has an account", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "https://imgbatch.dev/problems/email-taken", "title": "The email is taken", "status": 409, "detail": "an account with this email already exists"})),
+    )
+)]
+pub async fn register(
+    State(state): State<AppState>,
+    body: std::result::Result<Json<Credentials>, JsonRejection>,
+) -> Result<(StatusCode, Json<Account>)> {
+    if state.config.access.registration == Registration::Closed {
+        return Err(ApiError::Forbidden(
+            "registration is closed; an operator makes accounts with `imgbatch tenant create`".into(),
+        ));
+    }
+    let Credentials { email, password } = json_body(body)?;
+    let email = credentials::normalise_email(&email).map_err(ApiError::BadRequest)?;
+    credentials::check_password(&password).map_err(ApiError::BadRequest)?;
+    let hash = state.run_cpu(move || credentials::hash_password(&password)).await.map_err(anyhow::Error::new)??;
+    let tenant_id = accounts::create_local(&state.db, &email, Some(&hash)).await?;
+    let created_at = db::tenants::find(&state.db, &tenant_id).await?.map_or_else(db::now, |t| t.created_at);
+    Ok((StatusCode::CREATED, Json(Account { tenant_id, email, created_at })))
+}
+
+/// Sign in
+///
+/// Trades an email and password for a bearer token. Wrong email and wrong password get the same
+/// answer; after 10 failures for one email, or 100 from one address, in 15 minutes, sign-ins
+/// are refused (429) until the window ends.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "accounts", security(()),
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "A token", body = TokenOut),
+        (status = 400, description = "The body is not the JSON expected", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "https://imgbatch.dev/problems/unauthorized", "title": "Authentication required", "status": 401, "detail": "wrong email or password"})),
+        (status = 429, description = "Too many failed sign-ins; try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until sign-ins are allowed again")),
+            example = json!({"type": "https://imgbatch.dev/problems/too-many-requests", "title": "Too many requests", "status": 429, "detail": "too many failed sign-ins for this email; try again later"})),
+    )
+)]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: std::result::Result<Json<Credentials>, JsonRejection>,
+) -> Result<Json<TokenOut>> {
+    let Credentials { email, password } = json_body(body)?;
+    let email = email.trim().to_lowercase();
+    let client = peer.ip().to_string();
+    let limits = [
+        (LOGIN_FAILURES_PER_EMAIL, email.as_str(), "this email"),
+        (LOGIN_FAILURES_PER_CLIENT, client.as_str(), "this address"),
+    ];
+    for (window, key, whose) in limits {
+        if let Some(wait) = state.limiter.over(window, key).await.map_err(limiter_down)? {
+            return Err(ApiError::too_many(format!("too many failed sign-ins for {whose}; try again later"), wait));
+        }
+    }
+    let tenant = match password.len() <= credentials::MAX_PASSWORD_BYTES {
+        true => db::tenants::by_email(&state.db, &email).await?,
+        false => None,
+    };
+    let stored = tenant.as_ref().and_then(|t| t.password_hash.clone());
+    let valid = state
+        .run_cpu(move || credentials::verify_password(&password, stored.as_deref()))
+        .await
+        .map_err(anyhow::Error::new)?;
+    let Some(tenant) = tenant.filter(|_| valid) else {
+        for (window, key, _) in limits {
+            state.limiter.hit(window, key).await.map_err(limiter_down)?;
+        }
+        return Err(unauthorized("wrong email or password"));
+    };
+    let ttl = state.auth.token_ttl;
+    let access_token = state.auth.tokens.issue(&tenant.id, ttl)?;
+    Ok(Json(TokenOut { access_token, token_type: "Bearer".into(), expires_in: ttl.as_secs() }))
+}
+
+/// While the limits cannot be counted, sign-ins are refused rather than let through uncounted.
+pub fn limiter_down(e: anyhow::Error) -> ApiError {
+    ApiError::unavailable(Part::Queue, &format!("{e:#}"))
+}

@@ -1,0 +1,45 @@
+//! The per-tenant limits of uploads, answered 429 with `Retry-After`.
+
+use std::time::Duration;
+
+use super::accounts::limiter_down;
+use crate::{
+    db,
+    domain::ids::TenantId,
+    error::{ApiError, Result},
+    limits::Window,
+    state::AppState,
+};
+
+/// How long a tenant over its waiting-images limit is told to wait: about as long as a worker
+/// takes to make room for a small upload.
+const PENDING_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Counts an upload against the tenant's uploads per minute.
+pub async fn check_upload(state: &AppState, tenant: &TenantId) -> Result<()> {
+    let max = u64::from(state.config.access.rate_uploads);
+    let window = Window { name: "uploads", max, period: Duration::from_secs(60) };
+    match state.limiter.hit(window, tenant.as_str()).await.map_err(limiter_down)? {
+        Some(wait) => {
+            Err(ApiError::too_many(format!("at most {max} uploads per minute (IMGBATCH_RATE_UPLOADS)"), wait))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Refuses an upload that would leave the tenant more images waiting than its limit. The count
+/// is the database's, so it holds across every process.
+pub async fn check_pending(state: &AppState, tenant: &TenantId, adding: u64) -> Result<()> {
+    let max = state.config.access.tenant_max_pending_images;
+    let waiting = db::images::pending(&state.db, tenant).await?;
+    if waiting.saturating_add(adding) > max {
+        return Err(ApiError::too_many(
+            format!(
+                "this upload's {adding} images and the {waiting} still waiting would pass the limit of {max} \
+                 (IMGBATCH_TENANT_MAX_PENDING_IMAGES); try again once more have finished"
+            ),
+            PENDING_RETRY_AFTER,
+        ));
+    }
+    Ok(())
+}

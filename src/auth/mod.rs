@@ -1,0 +1,81 @@
+//! Who is calling: accounts (tenants), their API keys and bearer tokens. Every `/api/v1` call
+//! but register and login is authenticated here into the tenant it acts for; with
+//! `IMGBATCH_AUTH=off` every call acts for the default tenant.
+
+pub mod accounts;
+pub mod admin;
+pub mod bootstrap;
+pub mod credentials;
+pub mod settings;
+pub mod token;
+
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use sea_orm::DatabaseConnection;
+
+use self::{settings::AuthMode, token::Tokens};
+use crate::{
+    db,
+    domain::{ids::TenantId, status::TenantOrigin},
+    error::ApiError,
+};
+
+/// Authentication as configured.
+#[derive(Debug)]
+pub struct Auth {
+    /// On or off.
+    pub mode: AuthMode,
+    /// Makes and checks tokens.
+    pub tokens: Tokens,
+    /// How long a login's token lasts.
+    pub token_ttl: Duration,
+}
+
+impl Auth {
+    /// The tenant an `Authorization` header proves, or a 401 saying why not.
+    pub async fn authenticate(
+        &self,
+        db: &DatabaseConnection,
+        header: Option<&HeaderValue>,
+    ) -> Result<TenantId, ApiError> {
+        if self.mode == AuthMode::Off {
+            return Ok(TenantId::default_tenant());
+        }
+        let header =
+            header.ok_or_else(|| unauthorized("this call needs `Authorization: Bearer <API key or token>`"))?;
+        let credential = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, value)| value.trim())
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <API key or token>`"))?;
+        if credential.starts_with(credentials::KEY_PREFIX) {
+            let hash = credentials::hash_api_key(credential);
+            let key = db::tenants::key_by_hash(db, &hash)
+                .await?
+                .ok_or_else(|| unauthorized("the API key is not valid (revoked or never issued)"))?;
+            db::tenants::touch_key(db, &key, db::now()).await?;
+            return Ok(key.tenant_id);
+        }
+        let bearer = self.tokens.verify(credential).map_err(unauthorized)?;
+        let known = db::tenants::find(db, &bearer.tenant).await?;
+        match (known.map(|t| t.origin), bearer.outside) {
+            (Some(TenantOrigin::Local), false) | (Some(TenantOrigin::External), true) => Ok(bearer.tenant),
+            // An outside provider's subject is an account from its first call.
+            (None, true) => {
+                accounts::create_outside(db, &bearer.tenant).await?;
+                Ok(bearer.tenant)
+            }
+            (None, false) => Err(unauthorized("the token's account does not exist")),
+            (Some(_), _) => Err(unauthorized("the token's issuer does not vouch for this account")),
+        }
+    }
+}
+
+/// A 401 saying why.
+pub fn unauthorized(why: impl Into<String>) -> ApiError {
+    ApiError::Unauthorized(why.into())
+}
