@@ -9,6 +9,7 @@ mod csv_validation;
 mod failures;
 mod helpers;
 mod hostile;
+mod identity;
 mod limits;
 mod multiprocess;
 mod openapi;
