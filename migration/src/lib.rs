@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_tables;
 mod m20261202_000001_accounts;
+mod m20261202_000002_queue_windows;
 
 /// Every migration of imgbatch, in order.
 pub struct Migrator;
@@ -12,6 +13,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_create_tables::Migration), Box::new(m20261202_000001_accounts::Migration)]
+        vec![
+            Box::new(m20261125_000001_create_tables::Migration),
+            Box::new(m20261202_000001_accounts::Migration),
+            Box::new(m20261202_000002_queue_windows::Migration),
+        ]
     }
 }

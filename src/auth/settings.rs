@@ -1,5 +1,5 @@
 //! Settings of who may call the API and how much: authentication, tokens, webhook secret
-//! rotation and per-tenant limits. Part of [`Config`](crate::Config).
+//! rotation, per-tenant fair shares and limits. Part of [`Config`](crate::Config).
 
 use std::time::Duration;
 
@@ -70,6 +70,11 @@ pub struct AccessSettings {
     /// Uploads a tenant may make per minute.
     #[arg(long, env = "IMGBATCH_RATE_UPLOADS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_uploads: u32,
+
+    /// Images of one tenant in the job queue at once, over every worker process: a small upload
+    /// waits behind at most this many images of another tenant's big one.
+    #[arg(long, env = "IMGBATCH_TENANT_WINDOW", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub tenant_window: u64,
 
     /// Images a tenant may have waiting to be processed, over all its requests.
     #[arg(long, env = "IMGBATCH_TENANT_MAX_PENDING_IMAGES", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]

@@ -2,7 +2,7 @@
 //! with the request's counters.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::Expr,
 };
 
@@ -148,4 +148,53 @@ pub async fn record(
         .exec_with_returning(txn)
         .await?;
     Ok(rows.into_iter().next())
+}
+
+/// How many of `tenant`'s waiting images are in the queue.
+pub async fn in_queue(db: &impl ConnectionTrait, tenant: &TenantId) -> Result<u64, DbErr> {
+    waiting(tenant).filter(image::Column::Queued.eq(true)).count(db).await
+}
+
+/// The next `n` of `tenant`'s waiting images not in the queue yet, oldest upload first and in
+/// file order.
+pub async fn next_to_queue(db: &impl ConnectionTrait, tenant: &TenantId, n: u64) -> Result<Vec<ImageId>, DbErr> {
+    waiting(tenant)
+        .select_only()
+        .column(image::Column::Id)
+        .filter(image::Column::Queued.eq(false))
+        .order_by_asc(image::Column::Id)
+        .limit(n)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Marks images of `tenant` as handed to the queue.
+pub async fn mark_queued(db: &impl ConnectionTrait, tenant: &TenantId, ids: &[ImageId]) -> Result<(), DbErr> {
+    for chunk in ids.chunks(500) {
+        Scope(tenant)
+            .update::<image::Entity>()
+            .col_expr(image::Column::Queued, true.into())
+            .filter(image::Column::Id.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Tenants with waiting images not in the queue yet (the recovery pass tops their windows up).
+pub async fn tenants_waiting(db: &impl ConnectionTrait) -> Result<Vec<TenantId>, DbErr> {
+    image::Entity::find()
+        .select_only()
+        .column(image::Column::TenantId)
+        .distinct()
+        .filter(image::Column::Status.eq(ImageStatus::Pending))
+        .filter(image::Column::Queued.eq(false))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+fn waiting(tenant: &TenantId) -> sea_orm::Select<image::Entity> {
+    Scope(tenant).find::<image::Entity>().filter(image::Column::Status.eq(ImageStatus::Pending))
 }

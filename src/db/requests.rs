@@ -35,7 +35,8 @@ pub struct NewRequest<'a> {
 /// Rows per multi-row INSERT; keeps each statement well under SQLite's bound-parameter limit.
 const CHUNK: usize = 500;
 
-/// Writes a request, its products and its images; returns the image ids in file order.
+/// Writes a request, its products and its images (none queued yet); returns the image ids in file
+/// order.
 pub async fn insert_manifest(
     txn: &impl ConnectionTrait,
     new: NewRequest<'_>,
@@ -95,6 +96,7 @@ pub async fn insert_manifest(
                 width: Set(None),
                 height: Set(None),
                 updated_at: Set(now),
+                queued: Set(false),
             });
         }
     }

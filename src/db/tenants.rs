@@ -99,3 +99,14 @@ pub async fn revoke_key(db: &impl ConnectionTrait, tenant: &TenantId, id: ApiKey
     let result = Scope(tenant).delete::<api_key::Entity>().filter(api_key::Column::Id.eq(id)).exec(db).await?;
     Ok(result.rows_affected == 1)
 }
+
+/// Takes `tenant`'s row lock for the rest of the transaction, so that processes handing its
+/// images to the queue take turns (PostgreSQL locks the row; SQLite has one writer at a time).
+pub async fn lock(txn: &impl ConnectionTrait, tenant: &TenantId) -> Result<(), DbErr> {
+    tenant::Entity::update_many()
+        .col_expr(tenant::Column::Origin, sea_orm::sea_query::Expr::col(tenant::Column::Origin).into())
+        .filter(tenant::Column::Id.eq(tenant.clone()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}

@@ -1,5 +1,5 @@
-//! Accepting a request: persist the manifest in one transaction, queue its images, then mark it
-//! accepted. If queueing or marking fails, the request is removed again; if the process dies
+//! Accepting a request: persist the manifest in one transaction, queue the first of its tenant's
+//! window, then mark it accepted. If queueing or marking fails, the request is removed again; if the process dies
 //! half-way, the recovery pass removes it. Jobs of a request not yet accepted wait for it, so
 //! nothing half-accepted is ever processed or stays behind.
 
@@ -59,8 +59,13 @@ pub async fn submit(state: &AppState, tenant: &TenantId, submission: &Submission
         }
         Err(failure)
     };
-    if let Err(e) = state.queue.push_images(&images).await {
-        return undo(NotAccepted { part: Part::Queue, error: e }).await;
+    // The first of the tenant's window; the rest follows as its images finish.
+    if let Err(e) = super::dispatch::top_up(state, tenant).await {
+        let part = match e.downcast_ref::<sea_orm::DbErr>() {
+            Some(_) => Part::Database,
+            None => Part::Queue,
+        };
+        return undo(NotAccepted { part, error: e }).await;
     }
     if let Err(e) = db::requests::mark_accepted(&state.db, tenant, id).await {
         return undo(db_down(e)).await;

@@ -2,13 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{DeliveryId, ImageId};
+use crate::domain::ids::{DeliveryId, ImageId, TenantId};
 
 /// Download, compress and store one image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessImage {
     /// The image to process.
     pub image_id: ImageId,
+    /// Its tenant, whose window the worker tops up once the image has finished (absent in jobs
+    /// queued before windows existed: the recovery pass tops those tenants up).
+    #[serde(default)]
+    pub tenant_id: Option<TenantId>,
 }
 
 /// Make the next attempt at a webhook delivery.

@@ -1,6 +1,7 @@
-//! The job queue, and the work around it: accepting an upload (`intake`), the workers that run
-//! its jobs (`worker`) and the recovery pass (`recover`). This is the only module that names
-//! apalis or a job type. Callers say what they want ([`Queue::push_images`],
+//! The job queue, and the work around it: accepting an upload (`intake`), handing each tenant's
+//! images over in bounded windows (`dispatch`), the workers that run its jobs (`worker`) and the
+//! recovery pass (`recover`). This is the only module that names
+//! apalis or a job type. Callers say what they want ([`dispatch::top_up`],
 //! [`Queue::retry_image`], [`Queue::deliver_webhook`]); `pipeline` and `webhook` hand back what
 //! should happen next and the worker adapters carry it out.
 //!
@@ -9,6 +10,7 @@
 //! apalis-redis, for workers on many machines. Neither backend's attempt counting or status API is
 //! relied on: retries are scheduled by imgbatch itself, and counts are kept in the database.
 
+pub mod dispatch;
 pub mod intake;
 mod jobs;
 pub mod recover;
@@ -24,7 +26,7 @@ use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteS
 use self::jobs::{DeliverWebhook, ProcessImage};
 use crate::{
     config::Config,
-    domain::ids::{DeliveryId, ImageId},
+    domain::ids::{DeliveryId, ImageId, TenantId},
 };
 
 const IMAGE_QUEUE: &str = "process-image";
@@ -102,17 +104,23 @@ impl Queue {
         }))
     }
 
-    /// Queues one job per image.
-    pub async fn push_images(&self, ids: &[ImageId]) -> anyhow::Result<()> {
+    /// Queues one job per image of `tenant` (callers go through [`dispatch::top_up`], which
+    /// keeps each tenant's window).
+    async fn push_images(&self, tenant: &TenantId, ids: &[ImageId]) -> anyhow::Result<()> {
         match &self.0 {
-            Backend::Embedded { images, .. } => push_chunks(images.clone(), ids).await,
-            Backend::Redis { images, .. } => push_chunks(images.clone(), ids).await,
+            Backend::Embedded { images, .. } => push_chunks(images.clone(), tenant, ids).await,
+            Backend::Redis { images, .. } => push_chunks(images.clone(), tenant, ids).await,
         }
     }
 
     /// Queues an image again after `delay` (a retry).
-    pub async fn retry_image(&self, image_id: ImageId, delay: Duration) -> anyhow::Result<()> {
-        let task = TaskBuilder::new(ProcessImage { image_id }).run_after(not_early(delay)).build();
+    pub async fn retry_image(
+        &self,
+        image_id: ImageId,
+        tenant: Option<TenantId>,
+        delay: Duration,
+    ) -> anyhow::Result<()> {
+        let task = TaskBuilder::new(ProcessImage { image_id, tenant_id: tenant }).run_after(not_early(delay)).build();
         match &self.0 {
             Backend::Embedded { images, .. } => images.clone().push_task(task).await.map_err(anyhow::Error::new),
             Backend::Redis { images, .. } => images.clone().push_task(task).await.map_err(anyhow::Error::new),
@@ -153,13 +161,13 @@ fn not_early(delay: Duration) -> Duration {
 }
 
 /// Queues one image job per id, a chunk per round trip.
-async fn push_chunks<S, K>(mut sink: S, ids: &[ImageId]) -> anyhow::Result<()>
+async fn push_chunks<S, K>(mut sink: S, tenant: &TenantId, ids: &[ImageId]) -> anyhow::Result<()>
 where
     S: TaskSink<ProcessImage, K>,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
     for chunk in ids.chunks(PUSH_CHUNK) {
-        let jobs = chunk.iter().map(|&image_id| ProcessImage { image_id }).collect();
+        let jobs = chunk.iter().map(|&image_id| ProcessImage { image_id, tenant_id: Some(tenant.clone()) }).collect();
         sink.push_bulk(jobs).await.context("queueing image jobs")?;
     }
     Ok(())

@@ -1,7 +1,8 @@
 //! The recovery pass: what a crash can leave half-done is finished or undone here, once at worker
 //! start and then every minute. Uploads that died before all their jobs were queued are removed
 //! (their merchant never got a request id); webhook deliveries that are due but whose queued
-//! attempt was lost are queued again (a duplicate attempt job sends nothing).
+//! attempt was lost are queued again (a duplicate attempt job sends nothing); tenants' windows
+//! whose top-up was missed are topped up.
 
 use std::time::Duration;
 
@@ -42,6 +43,10 @@ pub async fn recover(state: &AppState, intake_grace: Duration) -> anyhow::Result
     }
     if !due.is_empty() {
         tracing::info!(count = due.len(), "queued webhook attempts that were due");
+    }
+    let images = super::dispatch::top_up_all(state).await?;
+    if images > 0 {
+        tracing::info!(count = images, "queued images whose tenant's window had room");
     }
     Ok((dead.len(), due.len()))
 }

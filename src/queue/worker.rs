@@ -26,17 +26,27 @@ const WEBHOOK_CONCURRENCY: usize = 8;
 async fn process_image(job: ProcessImage, state: Data<AppState>) -> Result<(), BoxDynError> {
     let state = AppState::clone(&state);
     tracked(&state.clone(), async move {
-        let id = job.image_id;
+        let ProcessImage { image_id: id, tenant_id: tenant } = job;
         let next = match AssertUnwindSafe(crate::pipeline::process_image(&state, id)).catch_unwind().await {
             Ok(next) => next,
             Err(_) => crate::pipeline::after_panic(&state, id),
         };
-        match next {
-            Next::Finished { webhook: None } => Ok(()),
-            Next::Finished { webhook: Some(delivery) } => {
-                carry_out(&state, || state.queue.deliver_webhook(&delivery, 0, Duration::ZERO)).await
+        let webhook = match next {
+            Next::Finished { webhook } => webhook,
+            Next::RetryAfter(after) => {
+                return carry_out(&state, || state.queue.retry_image(id, tenant.clone(), after)).await;
             }
-            Next::RetryAfter(after) => carry_out(&state, || state.queue.retry_image(id, after)).await,
+        };
+        // The image left its tenant's window: let the next one in. A miss is caught up by the
+        // recovery pass.
+        if let Some(tenant) = &tenant
+            && let Err(e) = super::dispatch::top_up(&state, tenant).await
+        {
+            tracing::warn!(tenant = %tenant, error = %format!("{e:#}"), "could not queue a tenant's next images; the recovery pass will");
+        }
+        match webhook {
+            None => Ok(()),
+            Some(delivery) => carry_out(&state, || state.queue.deliver_webhook(&delivery, 0, Duration::ZERO)).await,
         }
     })
     .await

@@ -7,6 +7,7 @@ mod connections;
 mod crash;
 mod csv_validation;
 mod failures;
+mod fairness;
 mod helpers;
 mod hostile;
 mod identity;

@@ -38,6 +38,8 @@ pub struct Model {
     /// Output height in pixels.
     pub height: Option<i32>,
     pub updated_at: DateTimeUtc,
+    /// True once its job has been handed to the queue (a tenant has a bounded window of these).
+    pub queued: bool,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
