@@ -104,7 +104,7 @@ pub async fn revoke_key(db: &impl ConnectionTrait, tenant: &TenantId, id: ApiKey
 /// images to the queue take turns (PostgreSQL locks the row; SQLite has one writer at a time).
 pub async fn lock(txn: &impl ConnectionTrait, tenant: &TenantId) -> Result<(), DbErr> {
     tenant::Entity::update_many()
-        .col_expr(tenant::Column::Origin, sea_orm::sea_query::Expr::col(tenant::Column::Origin).into())
+        .col_expr(tenant::Column::Origin, sea_orm::sea_query::Expr::col(tenant::Column::Origin))
         .filter(tenant::Column::Id.eq(tenant.clone()))
         .exec(txn)
         .await?;
