@@ -21,20 +21,23 @@ IMGBATCH_BIND=127.0.0.1:$port IMGBATCH_ALLOW_PRIVATE_URLS=true \
 app_pid=$!
 base=http://127.0.0.1:$port
 for _ in $(seq 1 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+# The admin account's API key, printed once by the first start of the fresh database.
+key=$(grep -oE 'ib_[A-Za-z0-9_-]+' "$data/imgbatch.log" | head -n 1)
+auth="Authorization: Bearer $key"
 
 echo "== upload"
-answer=$(curl -sS -F file=@samples/local-demo.csv "$base/api/v1/requests")
+answer=$(curl -sS -H "$auth" -F file=@samples/local-demo.csv "$base/api/v1/requests")
 echo "$answer"
 id=$(printf '%s' "$answer" | python3 -c 'import json,sys; print(json.load(sys.stdin)["request_id"])')
 
 echo "== progress"
 while :; do
-  status=$(curl -sS "$base/api/v1/requests/$id")
+  status=$(curl -sS -H "$auth" "$base/api/v1/requests/$id")
   echo "$status"
   case "$status" in *'"status":"completed'*|*'"status":"failed"'*) break ;; esac
   sleep 0.5
 done
 
 echo "== output CSV"
-curl -sS "$base/api/v1/requests/$id/output.csv"
+curl -sS -H "$auth" "$base/api/v1/requests/$id/output.csv"
 echo "== Swagger UI was at $base/swagger-ui/ (stopped now)"

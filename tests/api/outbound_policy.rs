@@ -37,3 +37,37 @@ async fn a_webhook_url_on_a_private_address_is_refused_at_upload() {
     let (_, list) = app.get_json("/api/v1/requests").await;
     assert_eq!(list["total"], 0);
 }
+
+/// A host that resolved to a global address at upload may resolve elsewhere later (DNS
+/// rebinding): the address is checked again when each attempt connects.
+#[tokio::test]
+async fn a_webhook_host_resolving_to_a_private_address_at_delivery_fails_that_attempt_clearly() {
+    use imgbatch::{
+        db::{self, requests::NewRequest},
+        domain::{ids::RequestId, ids::TenantId, quality::Quality},
+        manifest::{self, Limits},
+    };
+    let mut receiver = crate::helpers::TestReceiver::start(&[]).await;
+    let app = TestApp::builder()
+        .with_config(|c| {
+            c.allow_private_urls = false;
+            c.webhook_retry_schedule = "".parse().unwrap();
+        })
+        .spawn()
+        .await;
+    let csv = "S. No.,Product Name,Input Image Urls\n1,A,https://cdn.example.com/a.jpg\n";
+    let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 10, max_images: 10 }).unwrap();
+    let (admin, id) = (TenantId::default_tenant(), RequestId::new());
+    let rebound = receiver.url.replace("127.0.0.1", "localhost");
+    let new = NewRequest { tenant: &admin, id, webhook_url: Some(&rebound), quality: Quality::new(50).unwrap() };
+    db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
+    db::requests::mark_accepted(&app.state.db, &admin, id).await.unwrap();
+    // The request's delivery as its last image would write it, due now.
+    db::webhooks::insert_delivery(&app.state.db, &admin, id, &rebound, "{}").await.unwrap();
+    imgbatch::queue::recover::recover(&app.state, std::time::Duration::from_secs(600)).await.unwrap();
+
+    let delivery = app.wait_for_delivery(&id.to_string(), "failed", |d| d["status"] == "failed").await;
+    let error = delivery["attempts"][0]["error"].as_str().unwrap();
+    assert!(error.contains("loopback") && error.contains("IMGBATCH_ALLOW_PRIVATE_URLS"), "{error}");
+    receiver.assert_quiet(std::time::Duration::from_millis(300)).await;
+}
