@@ -48,8 +48,8 @@ pub enum ApiError {
         /// Its time, in seconds.
         secs: u64,
     },
-    /// The upload is larger than the configured limit.
-    #[error("the upload is larger than the limit of {limit} bytes")]
+    /// The body (an upload, a JSON document) is larger than its route's limit.
+    #[error("the body is larger than the limit of {limit} bytes")]
     PayloadTooLarge {
         /// The limit in bytes.
         limit: u64,
@@ -151,7 +151,7 @@ impl ApiError {
             Self::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             Self::Conflict(_) => ("conflict", "Not available yet"),
             Self::Timeout { .. } => ("request-timeout", "The request took too long"),
-            Self::PayloadTooLarge { .. } => ("payload-too-large", "The upload is too large"),
+            Self::PayloadTooLarge { .. } => ("payload-too-large", "The body is too large"),
             Self::InvalidCsv(_) => ("invalid-csv", "The CSV is invalid"),
             Self::Unavailable { .. } => ("unavailable", "A dependency is unavailable"),
             Self::Internal(_) => ("internal", "Internal error"),

@@ -79,7 +79,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), track_outages))
-        .layer(middleware::from_fn(deadline))
+        .layer(middleware::from_fn(per_route_limits))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
@@ -101,9 +101,12 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// A JSON body, or a 400 saying what is wrong with it.
+/// A JSON body, or a 400 (413 over the limit) saying what is wrong with it.
 pub fn json_body<T>(body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
-    body.map(|axum::Json(v)| v).map_err(|e| ApiError::bad_request(format!("expected a JSON body: {}", e.body_text())))
+    body.map(|axum::Json(v)| v).map_err(|e| match e.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: JSON_BODY_LIMIT as u64 },
+        _ => ApiError::bad_request(format!("expected a JSON body: {}", e.body_text())),
+    })
 }
 
 /// Time a request may take to be answered (the body of a download streams after).
@@ -111,11 +114,30 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time an upload may take: a CSV at the size limit over a slow link, parsed and stored.
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Answers 408 for a request that takes longer than its time; what it had begun is undone (an
-/// upload's transaction rolls back, or its unaccepted rows are removed by the recovery pass).
-async fn deadline(request: Request, next: Next) -> Response {
+/// The largest body of any route but the upload (their bodies are small JSON documents).
+pub const JSON_BODY_LIMIT: usize = 64 << 10;
+
+/// Each route's time and body limits. A request that takes longer than its time is answered 408,
+/// and what it had begun is undone (an upload's transaction rolls back, or its unaccepted rows
+/// are removed by the recovery pass). A body over its route's limit is answered 413: at once when
+/// its length says so, else when reading passes the limit. (The upload counts its CSV against
+/// `IMGBATCH_MAX_UPLOAD_BYTES` itself.)
+async fn per_route_limits(request: Request, next: Next) -> Response {
     let upload = request.method() == Method::POST && request.uri().path() == "/api/v1/requests";
     let limit = if upload { UPLOAD_TIMEOUT } else { REQUEST_TIMEOUT };
+    let request = match upload {
+        true => request,
+        false => {
+            let declared = request
+                .headers()
+                .get(axum::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > JSON_BODY_LIMIT as u64) {
+                return ApiError::PayloadTooLarge { limit: JSON_BODY_LIMIT as u64 }.into_response();
+            }
+            request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, JSON_BODY_LIMIT)))
+        }
+    };
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout { secs: limit.as_secs() }.into_response(),

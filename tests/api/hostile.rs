@@ -81,3 +81,25 @@ async fn a_body_declaring_two_gigabytes_is_answered_413_before_it_is_sent() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("application/problem+json"), "{answer}");
 }
+
+#[tokio::test]
+async fn json_routes_take_at_most_64_kib_declared_or_streamed() {
+    let app = TestApp::spawn().await;
+    let big = serde_json::json!({"email": "a@example.com", "password": "x".repeat(100 << 10)});
+    let response = app.http.post(format!("{}/api/v1/auth/login", app.base)).json(&big).send().await.unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    // A streamed body with no length is cut off at the limit too.
+    let chunks = futures::stream::iter((0..100).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
+    let response = app
+        .http
+        .post(format!("{}/api/v1/api-keys", app.base))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let (status, _) = app.get_json("/api/v1/api-keys").await;
+    assert_eq!(status, 200, "the service keeps answering");
+}
