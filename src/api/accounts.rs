@@ -116,9 +116,11 @@ pub async fn login(
 ) -> Result<Json<TokenOut>> {
     let Credentials { email, password } = json_body(body)?;
     let email = email.trim().to_lowercase();
+    // Counted under a digest, so that neither an email nor its length goes into the counter's key.
+    let email_key = credentials::hash_api_key(&email);
     let client = peer.ip().to_string();
     let limits = [
-        (LOGIN_FAILURES_PER_EMAIL, email.as_str(), "this email"),
+        (LOGIN_FAILURES_PER_EMAIL, email_key.as_str(), "this email"),
         (LOGIN_FAILURES_PER_CLIENT, client.as_str(), "this address"),
     ];
     for (window, key, whose) in limits {

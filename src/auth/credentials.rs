@@ -54,7 +54,8 @@ pub fn new_api_key() -> (Secret, String, String) {
     (Secret::new(key), prefix, hash)
 }
 
-/// The stored form of an API key.
+/// The stored form of an API key (its SHA-256, hex); also the digest a sign-in email is counted
+/// under.
 pub fn hash_api_key(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
