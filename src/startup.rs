@@ -60,7 +60,7 @@ impl Application {
         let urls = Urls::new(&config.public_base(address));
         let storage = Storage::open(&config.storage, config.s3_endpoint.as_deref())?;
         let queue = Queue::from_config(&config).await?;
-        let auth = crate::auth::bootstrap::prepare(&db, &config).await?;
+        let auth = crate::auth::bootstrap::prepare(&db, &config, roles.api).await?;
         let limiter = match &config.redis_url {
             Some(url) => Limiter::redis(url, &config.queue_namespace).await?,
             None => Limiter::local(),

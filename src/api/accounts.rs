@@ -1,11 +1,11 @@
 //! `POST /api/v1/auth/register`, `POST /api/v1/auth/login`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::{
     Json,
     extract::{ConnectInfo, State, rejection::JsonRejection},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -112,13 +112,14 @@ pub async fn register(
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: std::result::Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Json<TokenOut>> {
     let Credentials { email, password } = json_body(body)?;
     let email = email.trim().to_lowercase();
     // Counted under a digest, so that neither an email nor its length goes into the counter's key.
     let email_key = credentials::hash_api_key(&email);
-    let client = peer.ip().to_string();
+    let client = client_address(state.config.access.trust_forwarded_for, &headers, peer).to_string();
     let limits = [
         (LOGIN_FAILURES_PER_EMAIL, email_key.as_str(), "this email"),
         (LOGIN_FAILURES_PER_CLIENT, client.as_str(), "this address"),
@@ -148,7 +149,38 @@ pub async fn login(
     Ok(Json(TokenOut { access_token, token_type: "Bearer".into(), expires_in: ttl.as_secs() }))
 }
 
+/// The client's address: the connection's, or behind a trusted proxy the last `X-Forwarded-For`
+/// entry (the one that proxy appended; earlier ones are the client's to choose).
+fn client_address(trust_forwarded_for: bool, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    let forwarded = || {
+        let last = headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?;
+        last.rsplit(',').next()?.trim().parse().ok()
+    };
+    match trust_forwarded_for {
+        true => forwarded().unwrap_or(peer.ip()),
+        false => peer.ip(),
+    }
+}
+
 /// While the limits cannot be counted, sign-ins are refused rather than let through uncounted.
 pub fn limiter_down(e: anyhow::Error) -> ApiError {
     ApiError::unavailable(Part::Queue, &format!("{e:#}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_address_is_the_proxys_last_entry_only_when_trusted() {
+        let peer: SocketAddr = "10.0.0.2:5000".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.append("x-forwarded-for", "1.2.3.4, 198.51.100.7".parse().unwrap());
+        headers.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        assert_eq!(client_address(false, &headers, peer), peer.ip());
+        assert_eq!(client_address(true, &headers, peer).to_string(), "203.0.113.9");
+        let mut junk = HeaderMap::new();
+        junk.insert("x-forwarded-for", "not an address".parse().unwrap());
+        assert_eq!(client_address(true, &junk, peer), peer.ip());
+    }
 }

@@ -21,13 +21,14 @@ use std::time::Duration;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request, State},
-    http::Method,
+    http::{HeaderValue, Method, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
 use tower_http::{
     compression::CompressionLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
     trace::{DefaultOnFailure, TraceLayer},
 };
 use utoipa::OpenApi;
@@ -85,6 +86,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         // JSON and CSV answers are gzipped for clients that accept it (images never are).
         .layer(CompressionLayer::new())
+        // A browser shown a stored file takes it as the type it is served as, never as a page.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         // Every request gets an id (or keeps the caller's `x-request-id`), answered in
         // `x-request-id` and carried by every log line about it.
         .layer(PropagateRequestIdLayer::x_request_id())

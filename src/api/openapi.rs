@@ -4,11 +4,13 @@
 use utoipa::{
     Modify, OpenApi,
     openapi::{
-        Content, OpenApi as Document, Ref, ResponseBuilder,
+        Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder,
         example::ExampleBuilder,
         security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
     },
 };
+
+use crate::{error::ApiError, outage::Part};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -77,19 +79,53 @@ impl Modify for Bearer {
             .content("application/problem+json", content)
             .build();
         for (path, item) in doc.paths.paths.iter_mut() {
-            if !path.starts_with("/api/v1/") {
-                continue;
-            }
             for op in
                 [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
             {
                 // Routes that say `security(())` are open: they are how one gets credentials.
-                if op.security.is_none() {
+                if path.starts_with("/api/v1/") && op.security.is_none() {
                     op.responses.responses.entry("401".into()).or_insert_with(|| unauthorized.clone().into());
+                }
+                for (code, response) in op.responses.responses.iter_mut() {
+                    if let (RefOr::T(response), Some(error)) = (response, example_error(code, path)) {
+                        add_example(response, &error);
+                    }
                 }
             }
         }
     }
+}
+
+/// The error a route answers with `code`, rendered as its example where the route gives none.
+fn example_error(code: &str, path: &str) -> Option<ApiError> {
+    Some(match code {
+        "404" if path.starts_with("/api/v1/api-keys") => ApiError::NotFound("API key"),
+        "404" if path.starts_with("/files") => ApiError::NotFound("file"),
+        "404" => ApiError::NotFound("request"),
+        "400" => ApiError::bad_request("expected a JSON body: missing field `name`"),
+        "403" => ApiError::Forbidden(
+            "registration is closed; an operator makes accounts with `imgbatch tenant create`".into(),
+        ),
+        "409" => ApiError::Conflict(
+            "this account's secret is set by the server's IMGBATCH_WEBHOOK_SECRET; change it there".into(),
+        ),
+        "429" => ApiError::too_many(
+            "at most 60 uploads per minute (IMGBATCH_RATE_UPLOADS)",
+            std::time::Duration::from_secs(20),
+        ),
+        "500" => ApiError::Internal(anyhow::anyhow!("example")),
+        "503" => ApiError::unavailable(Part::Database, &"example"),
+        _ => return None,
+    })
+}
+
+/// Gives a problem response its example, unless it has one.
+fn add_example(response: &mut Response, error: &ApiError) {
+    let Some(RefOr::T(content)) = response.content.get_mut("application/problem+json") else { return };
+    if content.example.is_some() || !content.examples.is_empty() {
+        return;
+    }
+    content.example = serde_json::to_value(error.problem()).ok();
 }
 
 /// The whole OpenAPI document as pretty JSON: served at `/api-docs/openapi.json`, printed by

@@ -20,20 +20,22 @@ const JWT_SECRET_SETTING: &str = "jwt_secret";
 const WEBHOOK_SECRET_SETTING: &str = "webhook_secret";
 const ADMIN_KEY_SETTING: &str = "admin_key_issued";
 
-/// Makes what is missing and returns the authentication the configuration asks for.
-pub async fn prepare(db: &DatabaseConnection, config: &Config) -> anyhow::Result<Auth> {
+/// Makes what is missing and returns the authentication the configuration asks for. Only a
+/// process that serves the API (`serving`) issues the admin key, so that it is printed where the
+/// operator runs the API.
+pub async fn prepare(db: &DatabaseConnection, config: &Config, serving: bool) -> anyhow::Result<Auth> {
     let access = &config.access;
     let tokens = tokens(db, config).await?;
     let admin = TenantId::default_tenant();
     db::tenants::insert(db, &admin, None, None, TenantOrigin::Local).await?;
     admin_webhook_secret(db, config.webhook_secret.as_ref()).await?;
-    if access.auth == AuthMode::On {
-        issue_admin_key(db, &admin).await?;
-    } else {
+    if access.auth == AuthMode::Off {
         tracing::warn!(
             "IMGBATCH_AUTH=off: no credentials are checked; anyone who reaches the API acts as the one tenant"
         );
         println!("imgbatch: WARNING: authentication is off (IMGBATCH_AUTH=off); anyone who reaches the API can use it");
+    } else if serving {
+        issue_admin_key(db, &admin).await?;
     }
     Ok(Auth { mode: access.auth, tokens, token_ttl: access.token_ttl })
 }

@@ -59,6 +59,12 @@ pub struct AccessSettings {
     #[arg(long, env = "IMGBATCH_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
 
+    /// Take a client's address from the last `X-Forwarded-For` entry (the one the proxy in front
+    /// appended) rather than the connection's, for limits kept per client. Only behind a proxy
+    /// that sets it: otherwise a client could name any address.
+    #[arg(long, env = "IMGBATCH_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_forwarded_for: bool,
+
     /// How long a token from `POST /api/v1/auth/login` lasts.
     #[arg(long, env = "IMGBATCH_TOKEN_TTL", default_value = "1h", value_parser = parse_duration)]
     pub token_ttl: Duration,
@@ -102,5 +108,32 @@ impl AccessSettings {
             return Err("IMGBATCH_WEBHOOK_SECRET_OVERLAP: must be at most 30d".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    #[test]
+    fn auth_off_is_refused_beyond_loopback_unless_understood() {
+        let mut c = Config::defaults();
+        c.access.auth = super::AuthMode::Off;
+        c.validate().unwrap();
+        c.bind = "0.0.0.0:8080".parse().unwrap();
+        c.public_url = Some("https://img.example.com".parse().unwrap());
+        assert!(c.validate().unwrap_err().starts_with("IMGBATCH_AUTH"));
+        c.access.auth_off_understood = true;
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn short_jwt_secrets_and_odd_token_lifetimes_are_refused() {
+        let mut c = Config::defaults();
+        c.access.jwt_secret = Some(crate::config::Secret::new("short"));
+        assert!(c.validate().unwrap_err().starts_with("IMGBATCH_JWT_SECRET"));
+        c.access.jwt_secret = None;
+        c.access.token_ttl = std::time::Duration::from_secs(1);
+        assert!(c.validate().unwrap_err().starts_with("IMGBATCH_TOKEN_TTL"));
     }
 }

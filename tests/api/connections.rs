@@ -90,4 +90,5 @@ async fn every_answer_carries_a_request_id_and_json_is_compressed_for_clients_th
         .await
         .unwrap();
     assert_eq!(response.headers()["content-encoding"], "gzip");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff", "no answer is sniffed into a page");
 }

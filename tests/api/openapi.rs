@@ -16,6 +16,12 @@ fn every_operation_documents_its_responses_and_errors() {
     let spec: serde_json::Value = serde_json::from_str(&imgbatch::api::openapi::openapi_json()).unwrap();
     let paths = spec["paths"].as_object().unwrap();
     for path in [
+        "/api/v1/auth/register",
+        "/api/v1/auth/login",
+        "/api/v1/api-keys",
+        "/api/v1/api-keys/{id}",
+        "/api/v1/webhook-secret",
+        "/api/v1/webhook-secret/rotate",
         "/api/v1/requests",
         "/api/v1/requests/{id}",
         "/api/v1/requests/{id}/products",
@@ -29,15 +35,18 @@ fn every_operation_documents_its_responses_and_errors() {
     ] {
         assert!(paths.contains_key(path), "{path} is missing from the document");
     }
+    assert_eq!(spec["components"]["securitySchemes"]["bearer"]["scheme"], "bearer", "the bearer scheme is declared");
     for (path, ops) in paths {
         for (method, op) in ops.as_object().unwrap() {
             assert!(op["summary"].is_string(), "{method} {path} has no summary");
             for (code, response) in op["responses"].as_object().unwrap() {
                 assert!(response["description"].as_str().is_some_and(|d| !d.is_empty()), "{method} {path} {code}");
                 if code.starts_with('4') {
+                    let problem = &response["content"]["application/problem+json"];
+                    assert!(problem.is_object(), "{method} {path} {code} is not a problem");
                     assert!(
-                        response["content"]["application/problem+json"].is_object(),
-                        "{method} {path} {code} is not a problem"
+                        problem["example"].is_object() || problem["examples"].is_object(),
+                        "{method} {path} {code} has no example"
                     );
                 }
             }
