@@ -5,7 +5,7 @@
 use std::{
     collections::HashMap,
     sync::Mutex,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::Context;
@@ -28,14 +28,17 @@ pub const LOGIN_FAILURES_PER_EMAIL: Window =
 /// Failed sign-ins allowed per client address per window.
 pub const LOGIN_FAILURES_PER_CLIENT: Window =
     Window { name: "login-client", max: 100, period: Duration::from_secs(15 * 60) };
+/// Accounts one client address may register per window.
+pub const REGISTRATIONS_PER_CLIENT: Window =
+    Window { name: "register-client", max: 20, period: Duration::from_secs(60 * 60) };
 /// Keys counted at once in this process: past it, a new key is refused rather than letting a
 /// flood of keys grow memory or wipe the counts.
 const MAX_LOCAL_KEYS: usize = 100_000;
 
 /// Where the counts live.
 pub enum Limiter {
-    /// In this process.
-    Local(Mutex<HashMap<String, (u64, u64)>>),
+    /// In this process: each key's count and when its window ends.
+    Local(Mutex<HashMap<String, (Instant, u64)>>),
     /// In Redis, under `{namespace}:limit:`.
     Redis {
         /// The connection.
@@ -59,48 +62,51 @@ impl Limiter {
     }
 
     /// Counts one event for `key`; `Some(wait)` when that goes over the limit, with how long
-    /// until the window ends.
+    /// until the window ends. Counting comes before the work it limits, so that a burst of calls
+    /// at once is counted whole.
     pub async fn hit(&self, window: Window, key: &str) -> anyhow::Result<Option<Duration>> {
-        self.count(window, key, 1).await
-    }
-
-    /// Whether `key` is over the limit now, without counting.
-    pub async fn over(&self, window: Window, key: &str) -> anyhow::Result<Option<Duration>> {
-        self.count(window, key, 0).await
-    }
-
-    async fn count(&self, window: Window, key: &str, add: u64) -> anyhow::Result<Option<Duration>> {
         let (index, left) = current(window.period);
+        let count = self.add(window, key, index, left, 1).await?;
+        Ok((count > window.max).then_some(left))
+    }
+
+    /// Takes back one event counted by [`hit`](Self::hit) (a sign-in that turned out right).
+    pub async fn release(&self, window: Window, key: &str) -> anyhow::Result<()> {
+        let (index, left) = current(window.period);
+        self.add(window, key, index, left, -1).await.map(drop)
+    }
+
+    async fn add(&self, window: Window, key: &str, index: u64, left: Duration, by: i64) -> anyhow::Result<u64> {
         let id = format!("{}:{key}:{index}", window.name);
-        let count = match self {
+        match self {
             Self::Local(counts) => {
                 let mut counts = counts.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
                 if counts.len() >= MAX_LOCAL_KEYS {
-                    counts.retain(|_, (i, _)| *i == index);
+                    counts.retain(|_, (ends, _)| *ends > now);
                 }
                 if counts.len() >= MAX_LOCAL_KEYS && !counts.contains_key(&id) {
-                    return Ok(Some(left));
+                    // Refused rather than uncounted: a flood of keys must not open the limits.
+                    return Ok(u64::MAX);
                 }
-                let entry = counts.entry(id).or_insert((index, 0));
-                entry.1 += add;
-                entry.1
+                let entry = counts.entry(id).or_insert((now + left, 0));
+                entry.1 = entry.1.saturating_add_signed(by);
+                Ok(entry.1)
             }
             Self::Redis { conn, namespace } => {
                 let key = format!("{namespace}:limit:{id}");
                 let mut conn = conn.clone();
-                let (count,): (u64,) = redis::pipe()
+                let (count,): (i64,) = redis::pipe()
                     .atomic()
-                    .incr(&key, add)
+                    .incr(&key, by)
                     .expire(&key, window.period.as_secs().max(1) as i64)
                     .ignore()
                     .query_async(&mut conn)
                     .await
                     .context("counting a rate limit in Redis")?;
-                count
+                Ok(count.max(0) as u64)
             }
-        };
-        let over = if add == 0 { count >= window.max } else { count > window.max };
-        Ok(over.then_some(left))
+        }
     }
 }
 
@@ -122,10 +128,13 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(limiter.hit(w, "a").await.unwrap(), None);
         }
-        assert!(limiter.over(w, "a").await.unwrap().is_some());
         let wait = limiter.hit(w, "a").await.unwrap().expect("over the limit");
         assert!(wait <= Duration::from_secs(3600));
         assert_eq!(limiter.hit(w, "b").await.unwrap(), None);
-        assert_eq!(limiter.over(w, "c").await.unwrap(), None);
+        // Taking back two of the four leaves room for one more.
+        limiter.release(w, "a").await.unwrap();
+        limiter.release(w, "a").await.unwrap();
+        assert_eq!(limiter.hit(w, "a").await.unwrap(), None);
+        assert!(limiter.hit(w, "a").await.unwrap().is_some());
     }
 }

@@ -17,7 +17,7 @@ use crate::{
     db,
     domain::ids::TenantId,
     error::{ApiError, Problem, Result},
-    limits::{LOGIN_FAILURES_PER_CLIENT, LOGIN_FAILURES_PER_EMAIL},
+    limits::{LOGIN_FAILURES_PER_CLIENT, LOGIN_FAILURES_PER_EMAIL, REGISTRATIONS_PER_CLIENT},
     outage::Part,
     state::AppState,
 };
@@ -71,10 +71,14 @@ pub struct TokenOut {
         (status = 403, description = "Registration is closed", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email already has an account", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "https://imgbatch.dev/problems/email-taken", "title": "The email is taken", "status": 409, "detail": "an account with this email already exists"})),
+        (status = 429, description = "More than 20 accounts registered from this address in an hour", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until registering is allowed again"))),
     )
 )]
 pub async fn register(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: std::result::Result<Json<Credentials>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Account>)> {
     if state.config.access.registration == Registration::Closed {
@@ -83,6 +87,10 @@ pub async fn register(
         ));
     }
     let Credentials { email, password } = json_body(body)?;
+    let client = client_key(client_address(state.config.access.trust_forwarded_for, &headers, peer));
+    if let Some(wait) = state.limiter.hit(REGISTRATIONS_PER_CLIENT, &client).await.map_err(limiter_down)? {
+        return Err(ApiError::too_many("too many accounts registered from this address; try again later", wait));
+    }
     let email = credentials::normalise_email(&email).map_err(ApiError::BadRequest)?;
     credentials::check_password(&password).map_err(ApiError::BadRequest)?;
     let hash = state.run_cpu(move || credentials::hash_password(&password)).await.map_err(anyhow::Error::new)??;
@@ -119,13 +127,15 @@ pub async fn login(
     let email = email.trim().to_lowercase();
     // Counted under a digest, so that neither an email nor its length goes into the counter's key.
     let email_key = credentials::hash_api_key(&email);
-    let client = client_address(state.config.access.trust_forwarded_for, &headers, peer).to_string();
+    let client = client_key(client_address(state.config.access.trust_forwarded_for, &headers, peer));
     let limits = [
         (LOGIN_FAILURES_PER_EMAIL, email_key.as_str(), "this email"),
         (LOGIN_FAILURES_PER_CLIENT, client.as_str(), "this address"),
     ];
+    // Every attempt is counted before the password is checked, so that guesses sent at once are
+    // counted too; a right one is taken back.
     for (window, key, whose) in limits {
-        if let Some(wait) = state.limiter.over(window, key).await.map_err(limiter_down)? {
+        if let Some(wait) = state.limiter.hit(window, key).await.map_err(limiter_down)? {
             return Err(ApiError::too_many(format!("too many failed sign-ins for {whose}; try again later"), wait));
         }
     }
@@ -139,11 +149,11 @@ pub async fn login(
         .await
         .map_err(anyhow::Error::new)?;
     let Some(tenant) = tenant.filter(|_| valid) else {
-        for (window, key, _) in limits {
-            state.limiter.hit(window, key).await.map_err(limiter_down)?;
-        }
         return Err(unauthorized("wrong email or password"));
     };
+    for (window, key, _) in limits {
+        state.limiter.release(window, key).await.map_err(limiter_down)?;
+    }
     let ttl = state.auth.token_ttl;
     let access_token = state.auth.tokens.issue(&tenant.id, ttl)?;
     Ok(Json(TokenOut { access_token, token_type: "Bearer".into(), expires_in: ttl.as_secs() }))
@@ -159,6 +169,18 @@ fn client_address(trust_forwarded_for: bool, headers: &HeaderMap, peer: SocketAd
     match trust_forwarded_for {
         true => forwarded().unwrap_or(peer.ip()),
         false => peer.ip(),
+    }
+}
+
+/// What a client is counted under: its address, or for IPv6 its /64 (one subscriber's block,
+/// which a client can rotate through freely).
+fn client_key(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
     }
 }
 
@@ -179,6 +201,8 @@ mod tests {
         headers.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
         assert_eq!(client_address(false, &headers, peer), peer.ip());
         assert_eq!(client_address(true, &headers, peer).to_string(), "203.0.113.9");
+        assert_eq!(client_key("2001:db8:1:2:aaaa::1".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(client_key("2001:db8:1:2:bbbb::9".parse().unwrap()), "2001:db8:1:2::/64");
         let mut junk = HeaderMap::new();
         junk.insert("x-forwarded-for", "not an address".parse().unwrap());
         assert_eq!(client_address(true, &junk, peer), peer.ip());

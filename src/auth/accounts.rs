@@ -22,10 +22,9 @@ pub async fn create_local(
     password_hash: Option<&str>,
 ) -> Result<TenantId, ApiError> {
     let id = TenantId::new();
+    // The insert comes first and the email's unique index decides: on SQLite a transaction that
+    // reads before it writes can be refused at once when another writer commits in between.
     let txn = db.begin().await?;
-    if db::tenants::by_email(&txn, email).await?.is_some() {
-        return Err(ApiError::EmailTaken);
-    }
     match db::tenants::insert(&txn, &id, Some(email), password_hash, TenantOrigin::Local).await {
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             return Err(ApiError::EmailTaken);

@@ -51,11 +51,11 @@ pub struct AccessSettings {
     #[arg(long, env = "IMGBATCH_JWT_PUBLIC_KEY")]
     pub jwt_public_key: Option<String>,
 
-    /// The `iss` an outside token must have, when set.
+    /// The `iss` an outside token must have (required with IMGBATCH_JWT_PUBLIC_KEY).
     #[arg(long, env = "IMGBATCH_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
 
-    /// The `aud` an outside token must have, when set.
+    /// The `aud` an outside token must have (required with IMGBATCH_JWT_PUBLIC_KEY).
     #[arg(long, env = "IMGBATCH_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
 
@@ -79,7 +79,7 @@ pub struct AccessSettings {
 
     /// Images of one tenant in the job queue at once, over every worker process: a small upload
     /// waits behind at most this many images of another tenant's big one.
-    #[arg(long, env = "IMGBATCH_TENANT_WINDOW", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    #[arg(long, env = "IMGBATCH_TENANT_WINDOW", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub tenant_window: u64,
 
     /// Images a tenant may have waiting to be processed, over all its requests.
@@ -100,6 +100,10 @@ impl AccessSettings {
             && secret.expose().len() < 32
         {
             return Err("IMGBATCH_JWT_SECRET: use at least 32 characters".into());
+        }
+        // Without both, any token the provider signs for any of its other applications would do.
+        if self.jwt_public_key.is_some() && (self.jwt_issuer.is_none() || self.jwt_audience.is_none()) {
+            return Err("IMGBATCH_JWT_PUBLIC_KEY: set IMGBATCH_JWT_ISSUER and IMGBATCH_JWT_AUDIENCE too".into());
         }
         if self.token_ttl < Duration::from_secs(60) || self.token_ttl > Duration::from_secs(30 * 86_400) {
             return Err("IMGBATCH_TOKEN_TTL: must be from 1m to 30d".into());
@@ -135,5 +139,9 @@ mod tests {
         c.access.jwt_secret = None;
         c.access.token_ttl = std::time::Duration::from_secs(1);
         assert!(c.validate().unwrap_err().starts_with("IMGBATCH_TOKEN_TTL"));
+        c.access.token_ttl = std::time::Duration::from_secs(3600);
+        c.access.jwt_public_key = Some("-----BEGIN PUBLIC KEY-----".into());
+        c.access.jwt_issuer = Some("https://idp.example.com/".into());
+        assert!(c.validate().unwrap_err().starts_with("IMGBATCH_JWT_PUBLIC_KEY"), "an audience is needed too");
     }
 }

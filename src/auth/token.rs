@@ -119,6 +119,7 @@ fn outside_key(o: Outside<'_>) -> anyhow::Result<(DecodingKey, Validation)> {
     };
     let mut v = Validation::new(alg);
     v.leeway = OUTSIDE_LEEWAY_SECS;
+    v.validate_nbf = true;
     v.set_required_spec_claims(&["exp", "sub"]);
     if let Some(issuer) = o.issuer {
         v.set_issuer(&[issuer]);

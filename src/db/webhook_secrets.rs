@@ -47,25 +47,35 @@ pub async fn current(
     Ok(Some((current, retiring.and_then(|r| r.retires_at))))
 }
 
-/// Makes `secret` the tenant's current one; the secrets it replaces sign until `old_until` (now,
-/// for none at all) unless they already retire sooner.
+/// Makes `secret` the tenant's current one; the one it replaces signs until `old_until` (now, for
+/// not at all). At most one previous secret signs: one still overlapping from an earlier rotation
+/// stops now, and retired ones are removed. Rotations of one tenant take turns (its row lock).
 pub async fn replace(
     txn: &impl ConnectionTrait,
     tenant: &TenantId,
     secret: &Secret,
     old_until: Time,
 ) -> Result<(), DbErr> {
+    super::tenants::lock(txn, tenant).await?;
     let scope = Scope(tenant);
+    let now = super::now();
     scope
         .update::<webhook_secret::Entity>()
-        .col_expr(webhook_secret::Column::RetiresAt, Some(old_until).into())
+        .col_expr(webhook_secret::Column::RetiresAt, Some(now).into())
+        .filter(webhook_secret::Column::RetiresAt.gt(now))
+        .exec(txn)
+        .await?;
+    scope.delete::<webhook_secret::Entity>().filter(webhook_secret::Column::RetiresAt.lte(now)).exec(txn).await?;
+    scope
+        .update::<webhook_secret::Entity>()
+        .col_expr(webhook_secret::Column::RetiresAt, Some(old_until.max(now)).into())
         .filter(webhook_secret::Column::RetiresAt.is_null())
         .exec(txn)
         .await?;
     webhook_secret::Entity::insert(webhook_secret::ActiveModel {
         tenant_id: Set(tenant.clone()),
         secret: Set(secret.expose().to_owned()),
-        created_at: Set(super::now()),
+        created_at: Set(now),
         retires_at: Set(None),
         ..Default::default()
     })

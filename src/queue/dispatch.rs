@@ -44,8 +44,14 @@ fn batch(window: u64) -> u64 {
 /// for windows whose top-up was missed (a crash, the database down when an image finished).
 pub async fn top_up_all(state: &AppState) -> anyhow::Result<usize> {
     let mut queued = 0;
+    // One tenant's failure does not hold the others back; it is tried again on the next pass.
     for tenant in db::images::tenants_waiting(&state.db).await? {
-        queued += top_up(state, &tenant).await?;
+        match top_up(state, &tenant).await {
+            Ok(n) => queued += n,
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, error = %format!("{e:#}"), "could not queue a tenant's next images")
+            }
+        }
     }
     Ok(queued)
 }

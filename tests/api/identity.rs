@@ -88,6 +88,17 @@ async fn an_outside_providers_tokens_make_and_act_for_their_own_tenants_only() {
     };
     assert_eq!(refused(token("default", "imgbatch")).await, 401, "no outside sub names an account made here");
     assert_eq!(refused(token("auth0|merchant-8", "someone-else")).await, 401, "the audience is checked");
+    let other_issuer = json!({"sub": "auth0|merchant-9", "exp": chrono::Utc::now().timestamp() + 300,
+        "iss": "https://elsewhere.example.com/", "aud": "imgbatch"});
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    assert_eq!(
+        refused(jsonwebtoken::encode(&header, &other_issuer, &signer).unwrap()).await,
+        401,
+        "the issuer is checked"
+    );
+    let expired = json!({"sub": "auth0|merchant-7", "exp": chrono::Utc::now().timestamp() - 120,
+        "iss": "https://idp.example.com/", "aud": "imgbatch"});
+    assert_eq!(refused(jsonwebtoken::encode(&header, &expired, &signer).unwrap()).await, 401, "expiry is checked");
     // The public key taken for an HMAC secret: the algorithm in the header never picks the key.
     let claims = json!({"sub": "auth0|merchant-7", "exp": chrono::Utc::now().timestamp() + 300, "iss": "imgbatch"});
     let confused = jsonwebtoken::encode(

@@ -76,3 +76,18 @@ async fn repeated_failed_sign_ins_lock_the_email_even_for_the_right_password() {
     let elsewhere = open.http.post(format!("{}/api/v1/auth/login", app.base)).json(&body).send().await.unwrap();
     assert_eq!(elsewhere.status(), 401, "other emails from the same client are not locked yet");
 }
+
+#[tokio::test]
+async fn guesses_sent_all_at_once_are_counted_before_any_is_checked() {
+    let app = TestApp::spawn().await;
+    new_tenant(&app.base, "burst@example.com").await;
+    let open = ApiClient::new(&app.base);
+    let guesses = (0..30).map(|i| {
+        let body = serde_json::json!({"email": "burst@example.com", "password": format!("wrong guess {i}")});
+        open.http.post(format!("{}/api/v1/auth/login", app.base)).json(&body).send()
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|a| a.as_ref().unwrap().status() == 401).count();
+    let refused = answers.iter().filter(|a| a.as_ref().unwrap().status() == 429).count();
+    assert_eq!((checked, refused), (10, 20), "at most 10 guesses per email are ever checked");
+}

@@ -60,3 +60,27 @@ async fn a_due_delivery_whose_attempt_was_lost_is_sent_again() {
     assert_eq!(second.headers["webhook-id"], first.headers["webhook-id"]);
     receiver.assert_quiet(Duration::from_millis(500)).await;
 }
+
+#[tokio::test]
+async fn images_whose_window_top_up_was_missed_are_queued_by_the_recovery_pass() {
+    let images = ImageServer::start().await;
+    let app = TestApp::spawn().await;
+    let csv = format!(
+        "S. No.,Product Name,Input Image Urls\n1,A,\"{},{}\"\n",
+        images.url("/img/m1.jpg"),
+        images.url("/img/m2.jpg")
+    );
+    let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 10, max_images: 10 }).unwrap();
+    let admin = TenantId::default_tenant();
+    let id = RequestId::new();
+    // Stored and accepted, but the process died before its tenant's window was topped up.
+    let new = NewRequest { tenant: &admin, id, webhook_url: None, quality: Quality::new(50).unwrap() };
+    db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
+    db::requests::mark_accepted(&app.state.db, &admin, id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(images.total_hits(), 0, "nothing queued them yet");
+
+    recover(&app.state, Duration::from_secs(600)).await.unwrap();
+    let request = app.wait_until_finished(&id.to_string()).await;
+    app.assert_all_succeeded(&id.to_string(), &request, 2).await;
+}

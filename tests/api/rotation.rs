@@ -46,6 +46,20 @@ async fn after_a_rotation_old_secret_receivers_verify_for_the_overlap_and_then_s
     standardwebhooks::Webhook::new(&new).unwrap().verify(&after.body, &after.headers).unwrap();
     let stale = standardwebhooks::Webhook::new(&old).unwrap().verify(&after.body, &after.headers);
     assert!(stale.is_err(), "after the overlap the old secret no longer verifies");
+
+    // Rotations in a row keep one previous secret signing, not every one.
+    for _ in 0..3 {
+        let response = merchant.http.post(format!("{}/api/v1/webhook-secret/rotate", app.base)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let response = merchant.http.post(format!("{}/api/v1/requests/{id}/webhook/redeliver", app.base)).send().await;
+    assert_eq!(response.unwrap().status(), 202);
+    let call = receiver.next(PATIENCE).await;
+    assert_eq!(
+        call.headers["webhook-signature"].to_str().unwrap().split(' ').count(),
+        2,
+        "the current and one previous"
+    );
 }
 
 #[tokio::test]
