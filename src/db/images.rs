@@ -198,3 +198,37 @@ pub async fn tenants_waiting(db: &impl ConnectionTrait) -> Result<Vec<TenantId>,
 fn waiting(tenant: &TenantId) -> sea_orm::Select<image::Entity> {
     Scope(tenant).find::<image::Entity>().filter(image::Column::Status.eq(ImageStatus::Pending))
 }
+
+/// Waiting images of every tenant handed to the queue before `cutoff` and not touched since: their
+/// job may have been lost with the queue's data. At most `limit`, oldest first.
+pub async fn queued_before(
+    db: &impl ConnectionTrait,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    limit: u64,
+) -> Result<Vec<(TenantId, ImageId)>, DbErr> {
+    image::Entity::find()
+        .select_only()
+        .column(image::Column::TenantId)
+        .column(image::Column::Id)
+        .filter(image::Column::Status.eq(ImageStatus::Pending))
+        .filter(image::Column::Queued.eq(true))
+        .filter(image::Column::UpdatedAt.lt(cutoff))
+        .order_by_asc(image::Column::UpdatedAt)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Notes that images of `tenant` were handed to the queue again now.
+pub async fn touch(db: &impl ConnectionTrait, tenant: &TenantId, ids: &[ImageId]) -> Result<(), DbErr> {
+    for chunk in ids.chunks(500) {
+        Scope(tenant)
+            .update::<image::Entity>()
+            .col_expr(image::Column::UpdatedAt, super::now().into())
+            .filter(image::Column::Id.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}

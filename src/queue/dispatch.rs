@@ -55,3 +55,25 @@ pub async fn top_up_all(state: &AppState) -> anyhow::Result<usize> {
     }
     Ok(queued)
 }
+
+/// How long an image may sit in the queue untouched before its job counts as lost (a queue that
+/// lost data) and it is queued again. Far longer than a queue of every tenant's window takes to
+/// drain; a duplicate job is harmless, an image left without one would hold its tenant's window.
+pub const QUEUED_LEASE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Queues again, once each, the images in the queue for longer than `lease` without being touched.
+pub async fn requeue_stale(state: &AppState, lease: std::time::Duration) -> anyhow::Result<usize> {
+    let cutoff = db::now() - chrono::Duration::from_std(lease)?;
+    let stale = db::images::queued_before(&state.db, cutoff, 10_000).await?;
+    let mut by_tenant: std::collections::BTreeMap<TenantId, Vec<_>> = Default::default();
+    for (tenant, id) in stale {
+        by_tenant.entry(tenant).or_default().push(id);
+    }
+    let mut queued = 0;
+    for (tenant, ids) in by_tenant {
+        state.queue.push_images(&tenant, &ids).await?;
+        db::images::touch(&state.db, &tenant, &ids).await?;
+        queued += ids.len();
+    }
+    Ok(queued)
+}

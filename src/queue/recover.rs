@@ -2,7 +2,8 @@
 //! start and then every minute. Uploads that died before all their jobs were queued are removed
 //! (their merchant never got a request id); webhook deliveries that are due but whose queued
 //! attempt was lost are queued again (a duplicate attempt job sends nothing); tenants' windows
-//! whose top-up was missed are topped up.
+//! whose top-up was missed are topped up, and images whose job was not seen for an hour (lost
+//! with the queue's data) are queued again.
 
 use std::time::Duration;
 
@@ -47,6 +48,10 @@ pub async fn recover(state: &AppState, intake_grace: Duration) -> anyhow::Result
     let images = super::dispatch::top_up_all(state).await?;
     if images > 0 {
         tracing::info!(count = images, "queued images whose tenant's window had room");
+    }
+    let stale = super::dispatch::requeue_stale(state, super::dispatch::QUEUED_LEASE).await?;
+    if stale > 0 {
+        tracing::warn!(count = stale, "queued again images whose job was not seen for an hour");
     }
     Ok((dead.len(), due.len()))
 }

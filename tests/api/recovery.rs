@@ -65,6 +65,8 @@ async fn a_due_delivery_whose_attempt_was_lost_is_sent_again() {
 async fn images_whose_window_top_up_was_missed_are_queued_by_the_recovery_pass() {
     let images = ImageServer::start().await;
     let app = TestApp::spawn().await;
+    // The pass the workers run at start is over before the rows below exist.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let csv = format!(
         "S. No.,Product Name,Input Image Urls\n1,A,\"{},{}\"\n",
         images.url("/img/m1.jpg"),
@@ -83,4 +85,34 @@ async fn images_whose_window_top_up_was_missed_are_queued_by_the_recovery_pass()
     recover(&app.state, Duration::from_secs(600)).await.unwrap();
     let request = app.wait_until_finished(&id.to_string()).await;
     app.assert_all_succeeded(&id.to_string(), &request, 2).await;
+}
+
+#[tokio::test]
+async fn an_image_whose_job_was_lost_with_the_queues_data_is_queued_again_after_its_lease() {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let images = ImageServer::start().await;
+    let app = TestApp::spawn().await;
+    // The pass the workers run at start is over before the rows below exist.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let csv = format!("S. No.,Product Name,Input Image Urls\n1,A,{}\n", images.url("/img/lost.jpg"));
+    let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 10, max_images: 10 }).unwrap();
+    let admin = TenantId::default_tenant();
+    let id = RequestId::new();
+    let new = NewRequest { tenant: &admin, id, webhook_url: None, quality: Quality::new(50).unwrap() };
+    db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
+    db::requests::mark_accepted(&app.state.db, &admin, id).await.unwrap();
+    // Handed to the queue two hours ago, and the queue has no job for it any more.
+    imgbatch::db::entities::image::Entity::update_many()
+        .col_expr(imgbatch::db::entities::image::Column::Queued, true.into())
+        .col_expr(imgbatch::db::entities::image::Column::UpdatedAt, (db::now() - chrono::Duration::hours(2)).into())
+        .filter(imgbatch::db::entities::image::Column::RequestId.eq(id))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(images.total_hits(), 0, "nothing queued it again yet");
+
+    recover(&app.state, Duration::from_secs(600)).await.unwrap();
+    let request = app.wait_until_finished(&id.to_string()).await;
+    app.assert_all_succeeded(&id.to_string(), &request, 1).await;
 }
