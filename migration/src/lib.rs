@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_tables;
 mod m20261202_000001_accounts;
 mod m20261202_000002_queue_windows;
+mod m20261202_000003_request_transforms;
 
 /// Every migration of imgbatch, in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_tables::Migration),
             Box::new(m20261202_000001_accounts::Migration),
             Box::new(m20261202_000002_queue_windows::Migration),
+            Box::new(m20261202_000003_request_transforms::Migration),
         ]
     }
 }

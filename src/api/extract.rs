@@ -17,6 +17,7 @@ use crate::{
         ids::{RequestId, TenantId},
         product::check_url,
         quality::Quality,
+        transform::{Fit, Transform},
     },
     error::ApiError,
     manifest::{self, Manifest, ManifestError},
@@ -44,6 +45,17 @@ pub struct UploadForm {
     /// JPEG quality, 1–100 (default: the server's `IMGBATCH_JPEG_QUALITY`).
     #[schema(minimum = 1, maximum = 100, example = 50)]
     quality: Option<u8>,
+    /// Width of the box every image is fitted to, 1–10000 (default: no bound).
+    #[schema(minimum = 1, maximum = 10000, example = 800)]
+    width: Option<u32>,
+    /// Height of the box every image is fitted to, 1–10000 (default: no bound).
+    #[schema(minimum = 1, maximum = 10000, example = 800)]
+    height: Option<u32>,
+    /// How images go into the box: `inside` (scaled down to fit, never up), `cover` (scaled and
+    /// centre-cropped to exactly the box) or `contain` (fitted inside, padded with white to the
+    /// box). `cover` and `contain` need both width and height.
+    #[schema(value_type = Option<Fit>, example = "inside")]
+    fit: Option<String>,
 }
 
 /// The most bytes an upload's body may have: the CSV's limit, plus room for the other fields and
@@ -69,6 +81,7 @@ pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submis
     let mut manifest = None;
     let mut webhook_url = None;
     let mut quality = None;
+    let (mut width, mut height, mut fit) = (None, None, None);
     let limit = state.config.max_upload_bytes.0;
     while let Some(field) = form.next_field().await.map_err(broken(limit))? {
         match field.name().unwrap_or_default() {
@@ -78,9 +91,12 @@ pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submis
             "file" => manifest = Some(read_csv(state, field).await?),
             "webhook_url" => webhook_url = non_empty(read_text(field, limit).await?),
             "quality" => quality = non_empty(read_text(field, limit).await?),
+            "width" => width = non_empty(read_text(field, limit).await?),
+            "height" => height = non_empty(read_text(field, limit).await?),
+            "fit" => fit = non_empty(read_text(field, limit).await?),
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "unknown form field {other:?}; expected file, webhook_url, quality"
+                    "unknown form field {other:?}; expected file, webhook_url, quality, width, height, fit"
                 )));
             }
         }
@@ -94,7 +110,9 @@ pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submis
         None => state.config.jpeg_quality,
         Some(q) => Quality::parse(&q).map_err(ApiError::BadRequest)?,
     };
-    Ok(Submission { manifest: manifest?, webhook_url, quality })
+    let transform = Transform::from_fields(width.as_deref(), height.as_deref(), fit.as_deref())
+        .map_err(|e| ApiError::BadRequest(e.0))?;
+    Ok(Submission { manifest: manifest?, webhook_url, quality, transform })
 }
 
 /// Checks a webhook URL now, so a merchant learns at once that it can never be called: its

@@ -16,6 +16,7 @@ use crate::{
         ids::{ImageId, ProductId, RequestId, TenantId},
         quality::Quality,
         status::{ImageStatus, RequestStatus},
+        transform::Transform,
     },
     manifest::Manifest,
 };
@@ -30,6 +31,8 @@ pub struct NewRequest<'a> {
     pub webhook_url: Option<&'a str>,
     /// Encoder quality for its images.
     pub quality: Quality,
+    /// What else is done to its images.
+    pub transform: Transform,
 }
 
 /// Rows per multi-row INSERT; keeps each statement well under SQLite's bound-parameter limit.
@@ -59,6 +62,9 @@ pub async fn insert_manifest(
         created_at: Set(now),
         updated_at: Set(now),
         completed_at: Set(None),
+        box_width: Set(new.transform.width.map(|n| n as i32)),
+        box_height: Set(new.transform.height.map(|n| n as i32)),
+        fit: Set(new.transform.fit),
     })
     .exec(txn)
     .await?;

@@ -6,3 +6,4 @@ pub mod ids;
 pub mod product;
 pub mod quality;
 pub mod status;
+pub mod transform;

@@ -23,6 +23,7 @@ use crate::{
         ids::{DeliveryId, ImageId},
         quality::Quality,
         status::ImageStatus,
+        transform::Transform,
     },
     metrics::Metrics,
     outage::Part,
@@ -79,7 +80,7 @@ async fn run(state: &AppState, id: ImageId) -> Result<Next, Ours> {
     }
     let started = Instant::now();
     db::requests::mark_processing(&state.db, &request.tenant_id, request.id).await.map_err(db)?;
-    let attempt = match attempt_image(state, &img, request.quality).await {
+    let attempt = match attempt_image(state, &img, request.quality, request.transform()).await {
         Ok(stored) => Attempt::Done(stored),
         Err(failed) => failed,
     };
@@ -112,7 +113,12 @@ async fn run(state: &AppState, id: ImageId) -> Result<Next, Ours> {
 }
 
 /// Downloads, compresses and stores one image.
-async fn attempt_image(state: &AppState, img: &image::Model, quality: Quality) -> Result<Stored, Attempt> {
+async fn attempt_image(
+    state: &AppState,
+    img: &image::Model,
+    quality: Quality,
+    transform: Transform,
+) -> Result<Stored, Attempt> {
     let config = &state.config;
     let url = url::Url::parse(&img.input_url).permanent()?;
     let download = Instant::now();
@@ -121,8 +127,11 @@ async fn attempt_image(state: &AppState, img: &image::Model, quality: Quality) -
     let input = input?;
     let input_bytes = input.len() as u64;
     let limits = Limits::pooled(config.max_image_pixels, state.decode_memory.clone());
-    let compressed =
-        state.run_cpu(move || compress::compress(&input, quality, &limits)).await.ours(Part::Worker)?.permanent()?;
+    let compressed = state
+        .run_cpu(move || compress::compress_to(&input, quality, &transform, &limits))
+        .await
+        .ours(Part::Worker)?
+        .permanent()?;
     state.outages.up(Part::Worker);
     let key = StorageKey::for_jpeg(&compressed.bytes);
     let output_bytes = compressed.bytes.len() as u64;

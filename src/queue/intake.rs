@@ -10,6 +10,7 @@ use crate::{
     domain::{
         ids::{RequestId, TenantId},
         quality::Quality,
+        transform::Transform,
     },
     manifest::Manifest,
     metrics::Metrics,
@@ -25,6 +26,8 @@ pub struct Submission {
     pub webhook_url: Option<url::Url>,
     /// Encoder quality for this request.
     pub quality: Quality,
+    /// The box its images are fitted to, and how.
+    pub transform: Transform,
 }
 
 /// Why a submission could not be accepted: one of our own parts failed. Nothing of it is kept.
@@ -47,6 +50,7 @@ pub async fn submit(state: &AppState, tenant: &TenantId, submission: &Submission
         id,
         webhook_url: submission.webhook_url.as_ref().map(url::Url::as_str),
         quality: submission.quality,
+        transform: submission.transform,
     };
     let txn = state.db.begin().await.map_err(db_down)?;
     let images = db::requests::insert_manifest(&txn, new, &submission.manifest).await.map_err(db_down)?;

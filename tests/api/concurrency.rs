@@ -33,7 +33,13 @@ async fn racing_workers_finish_a_request_once_and_send_one_webhook() {
     let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 100, max_images: 100 }).unwrap();
     let id = RequestId::new();
     let admin = TenantId::default_tenant();
-    let new = NewRequest { tenant: &admin, id, webhook_url: Some(&receiver.url), quality: Quality::new(50).unwrap() };
+    let new = NewRequest {
+        tenant: &admin,
+        id,
+        webhook_url: Some(&receiver.url),
+        quality: Quality::new(50).unwrap(),
+        transform: Default::default(),
+    };
     db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
     db::requests::mark_accepted(&app.state.db, &admin, id).await.unwrap();
     let images = image::Entity::find().filter(image::Column::RequestId.eq(id)).all(&app.state.db).await.unwrap();

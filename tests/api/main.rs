@@ -22,5 +22,6 @@ mod requests;
 mod restart;
 mod rotation;
 mod tenancy;
+mod transforms;
 mod upload_properties;
 mod webhook;

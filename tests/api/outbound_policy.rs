@@ -59,7 +59,13 @@ async fn a_webhook_host_resolving_to_a_private_address_at_delivery_fails_that_at
     let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 10, max_images: 10 }).unwrap();
     let (admin, id) = (TenantId::default_tenant(), RequestId::new());
     let rebound = receiver.url.replace("127.0.0.1", "localhost");
-    let new = NewRequest { tenant: &admin, id, webhook_url: Some(&rebound), quality: Quality::new(50).unwrap() };
+    let new = NewRequest {
+        tenant: &admin,
+        id,
+        webhook_url: Some(&rebound),
+        quality: Quality::new(50).unwrap(),
+        transform: Default::default(),
+    };
     db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
     db::requests::mark_accepted(&app.state.db, &admin, id).await.unwrap();
     // The request's delivery as its last image would write it, due now.

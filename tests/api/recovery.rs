@@ -15,15 +15,30 @@ use sea_orm::{ActiveValue::Set, EntityTrait};
 
 use crate::helpers::{ImageServer, PATIENCE, TestApp, TestReceiver};
 
+/// Stores `csv` as a request of the admin account as an upload does, without queueing any of its
+/// images; marked accepted when `accepted`.
+async fn stored(app: &TestApp, csv: &str, accepted: bool) -> RequestId {
+    let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 10, max_images: 10 }).unwrap();
+    let (admin, id) = (TenantId::default_tenant(), RequestId::new());
+    let new = NewRequest {
+        tenant: &admin,
+        id,
+        webhook_url: None,
+        quality: Quality::new(50).unwrap(),
+        transform: Default::default(),
+    };
+    db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
+    if accepted {
+        db::requests::mark_accepted(&app.state.db, &admin, id).await.unwrap();
+    }
+    id
+}
+
 #[tokio::test]
 async fn an_upload_that_died_before_its_jobs_were_queued_is_invisible_then_removed() {
     let app = TestApp::spawn().await;
     let csv = "S. No.,Product Name,Input Image Urls\n1,A,https://cdn.example.com/a.jpg\n";
-    let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 10, max_images: 10 }).unwrap();
-    let id = RequestId::new();
-    let admin = TenantId::default_tenant();
-    let new = NewRequest { tenant: &admin, id, webhook_url: None, quality: Quality::new(50).unwrap() };
-    db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
+    let id = stored(&app, csv, false).await;
 
     let (status, _) = app.get_json(&format!("/api/v1/requests/{id}")).await;
     assert_eq!(status, 404, "a request whose jobs were never all queued is not shown");
@@ -72,13 +87,8 @@ async fn images_whose_window_top_up_was_missed_are_queued_by_the_recovery_pass()
         images.url("/img/m1.jpg"),
         images.url("/img/m2.jpg")
     );
-    let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 10, max_images: 10 }).unwrap();
-    let admin = TenantId::default_tenant();
-    let id = RequestId::new();
     // Stored and accepted, but the process died before its tenant's window was topped up.
-    let new = NewRequest { tenant: &admin, id, webhook_url: None, quality: Quality::new(50).unwrap() };
-    db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
-    db::requests::mark_accepted(&app.state.db, &admin, id).await.unwrap();
+    let id = stored(&app, &csv, true).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(images.total_hits(), 0, "nothing queued them yet");
 
@@ -95,12 +105,7 @@ async fn an_image_whose_job_was_lost_with_the_queues_data_is_queued_again_after_
     // The pass the workers run at start is over before the rows below exist.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let csv = format!("S. No.,Product Name,Input Image Urls\n1,A,{}\n", images.url("/img/lost.jpg"));
-    let manifest = manifest::parse(csv.as_bytes(), Limits { max_rows: 10, max_images: 10 }).unwrap();
-    let admin = TenantId::default_tenant();
-    let id = RequestId::new();
-    let new = NewRequest { tenant: &admin, id, webhook_url: None, quality: Quality::new(50).unwrap() };
-    db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
-    db::requests::mark_accepted(&app.state.db, &admin, id).await.unwrap();
+    let id = stored(&app, &csv, true).await;
     // Handed to the queue two hours ago, and the queue has no job for it any more.
     imgbatch::db::entities::image::Entity::update_many()
         .col_expr(imgbatch::db::entities::image::Column::Queued, true.into())

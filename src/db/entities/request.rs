@@ -6,6 +6,7 @@ use crate::domain::{
     ids::RequestId,
     quality::Quality,
     status::{Counts, RequestStatus},
+    transform::{Fit, Transform},
 };
 
 /// One merchant request.
@@ -36,9 +37,21 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// When its last image finished.
     pub completed_at: Option<DateTimeUtc>,
+    /// Width of the box its images are fitted to; none for no bound.
+    pub box_width: Option<i32>,
+    /// Height of the box its images are fitted to; none for no bound.
+    pub box_height: Option<i32>,
+    /// How its images go into the box.
+    pub fit: Fit,
 }
 
 impl Model {
+    /// What is done to each of its images besides recompressing.
+    pub fn transform(&self) -> Transform {
+        let side = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok());
+        Transform { width: side(self.box_width), height: side(self.box_height), fit: self.fit }
+    }
+
     /// Its product and image counts, from the stored counters.
     pub fn counts(&self) -> Counts {
         Counts::new(self.products as u64, self.images as u64, self.succeeded as u64, self.failed as u64)

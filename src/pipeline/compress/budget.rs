@@ -7,6 +7,8 @@
 //!   coefficient buffer (2 bytes per sample), the 8-bit copy of a 16-bit PNG, a GIF or WebP frame
 //!   and canvas;
 //! * turning upright: the 8-bit buffer (`held`, its capacity) and the turned copy (`orient`);
+//! * resizing (when the request has a box): the upright buffer, the scaled one and, for `contain`,
+//!   the padded canvas (3 bytes per pixel, 1 in gray); encoding then counts the output's size;
 //! * encoding: `held`, the encoder's coefficient buffer (Huffman optimisation keeps the whole
 //!   image: 3 bytes per pixel at 4:2:0, 2 in gray) and the output buffer, allocated once at
 //!   libjpeg-turbo's worst-case size (3 bytes per pixel at 4:2:0, 2 in gray).
@@ -15,6 +17,7 @@
 //!  + FIXED_BYTES + metadata held by the codec`.
 
 use super::{CompressError, Limits, memory::Reservation, orient};
+use crate::domain::transform::Transform;
 
 /// Largest ICC profile accepted, inflated (PNG) or reassembled (JPEG).
 pub(super) const ICC_LIMIT: usize = 1 << 20;
@@ -63,8 +66,9 @@ impl Footprint {
     }
 }
 
-/// The bytes one `compress` call needs for a `width`×`height` image, as the module doc says.
-pub(super) fn needed(width: u32, height: u32, f: &Footprint, quarter_turn: bool) -> u64 {
+/// The bytes one `compress` call needs for a `width`×`height` image, as the module doc says, when
+/// it is resized as `transform` places it (after it is turned upright).
+pub(super) fn needed(width: u32, height: u32, f: &Footprint, quarter_turn: bool, transform: &Transform) -> u64 {
     // JPEG MCUs are at most 32×32 pixels; every codec's buffers fit in this padding.
     let (w, h) = (u64::from(width).next_multiple_of(32), u64::from(height).next_multiple_of(32));
     let px = w * h;
@@ -73,8 +77,20 @@ pub(super) fn needed(width: u32, height: u32, f: &Footprint, quarter_turn: bool)
     let turning = px * f.held + if quarter_turn { orient::turn_extra(px * out, px) } else { 0 };
     // Coefficients and the worst-case output: 2 + 2 bytes per pixel in gray, 3 + 3 in RGB.
     let coded = if f.gray { 4 } else { 6 };
-    let encoding = px * (f.held + coded) + 2048;
-    decoding.max(turning).max(encoding) + ROW_BYTES * w + 8 * h + FIXED_BYTES + f.metadata
+    let (upright_w, upright_h) = if quarter_turn { (height, width) } else { (width, height) };
+    let (resizing, encoded_px, encoded_held) = match transform.is_identity() {
+        true => (0, px, f.held),
+        false => {
+            let placed = transform.place(upright_w, upright_h);
+            let area = |(w, h): (u32, u32)| u64::from(w).next_multiple_of(32) * u64::from(h).next_multiple_of(32);
+            let (scaled, output) = (area(placed.scaled), area(placed.output));
+            // The upright image, the scaled one and, to pad it (`contain`), the canvas.
+            let canvas = if placed.scaled == placed.output { 0 } else { output };
+            (px * f.held + (scaled + canvas) * out, output, out)
+        }
+    };
+    let encoding = encoded_px * (encoded_held + coded) + 2048;
+    decoding.max(turning).max(resizing).max(encoding) + ROW_BYTES * w + 8 * h + FIXED_BYTES + f.metadata
 }
 
 /// Refuses an image whose decode would need more than `limits.max_alloc_bytes`; else reserves
@@ -84,9 +100,10 @@ pub(super) fn check(
     height: u32,
     f: &Footprint,
     quarter_turn: bool,
+    transform: &Transform,
     limits: &Limits,
 ) -> Result<Reservation, CompressError> {
-    let needed = needed(width, height, f, quarter_turn);
+    let needed = needed(width, height, f, quarter_turn, transform);
     if needed > limits.max_alloc_bytes {
         return Err(CompressError::TooMuchMemory { needed, limit: limits.max_alloc_bytes });
     }

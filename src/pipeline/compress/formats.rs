@@ -8,8 +8,14 @@ use image::{DynamicImage, ImageBuffer, ImageDecoder, ImageError, ImageFormat, Im
 
 use super::budget::{self, Footprint};
 use super::{CompressError, Decoded, ImageKind, Limits, MAX_SIDE, check_size, decode_error, quarter_turn, scan};
+use crate::domain::transform::Transform;
 
-pub(super) fn decode_with_image(input: &[u8], kind: ImageKind, limits: &Limits) -> Result<Decoded, CompressError> {
+pub(super) fn decode_with_image(
+    input: &[u8],
+    kind: ImageKind,
+    transform: &Transform,
+    limits: &Limits,
+) -> Result<Decoded, CompressError> {
     let err = |e: ImageError| decode_error(kind, e);
     let (format, beside, metadata) = match kind {
         ImageKind::Png => {
@@ -44,7 +50,7 @@ pub(super) fn decode_with_image(input: &[u8], kind: ImageKind, limits: &Limits) 
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let mut footprint = Footprint::converted(bytes_per_pixel, u64::from(color.channel_count()), beside);
     footprint.metadata = metadata;
-    let memory = budget::check(width, height, &footprint, quarter_turn(orientation), limits)?;
+    let memory = budget::check(width, height, &footprint, quarter_turn(orientation), transform, limits)?;
     // From here on it bounds the decoder's extra buffers (a GIF frame) by the image's size.
     image_limits.max_alloc = Some(u64::from(width) * u64::from(height) * bytes_per_pixel);
     decoder.set_limits(image_limits).map_err(err)?;

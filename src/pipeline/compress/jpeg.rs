@@ -7,8 +7,9 @@ use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat, Subsamp};
 
 use super::budget::{self, Footprint, ICC_LIMIT};
 use super::{CompressError, Decoded, ImageKind, Limits, check_size, decode_error, exif, quarter_turn};
+use crate::domain::transform::Transform;
 
-pub(super) fn decode_jpeg(input: &[u8], limits: &Limits) -> Result<Decoded, CompressError> {
+pub(super) fn decode_jpeg(input: &[u8], transform: &Transform, limits: &Limits) -> Result<Decoded, CompressError> {
     let err = |e: turbojpeg::Error| decode_error(ImageKind::Jpeg, e);
     let mut decompressor = Decompressor::new().map_err(err)?;
     // Bounds the CPU a hostile progressive JPEG can burn; real files have about ten scans.
@@ -51,7 +52,7 @@ pub(super) fn decode_jpeg(input: &[u8], limits: &Limits) -> Result<Decoded, Comp
         // libjpeg-turbo keeps a copy of every APP2 segment.
         metadata: meta.app2_bytes as u64,
     };
-    let memory = budget::check(width, height, &footprint, quarter_turn(orientation), limits)?;
+    let memory = budget::check(width, height, &footprint, quarter_turn(orientation), transform, limits)?;
     let mut out = Image {
         pixels: vec![0u8; header.width * header.height * format.size()],
         width: header.width,

@@ -1,4 +1,5 @@
-//! Decode → orient → flatten → encode: turns one downloaded image into a compressed JPEG.
+//! Decode → orient → flatten → fit to the box → encode: turns one downloaded image into a
+//! compressed JPEG.
 //! Pure and synchronous; the caller runs it on the blocking pool under a semaphore. JPEG input
 //! goes through libjpeg-turbo (`jpeg`), the other formats through the `image` crate.
 
@@ -9,9 +10,12 @@ mod inflate;
 mod jpeg;
 pub mod memory;
 mod orient;
+mod resize;
 mod scan;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fit;
 #[cfg(test)]
 mod tests_limits;
 #[cfg(test)]
@@ -30,7 +34,7 @@ use self::formats::flatten_alpha;
 use self::jpeg::{ICC_CHUNK, decode_jpeg, with_icc};
 pub use self::memory::MemoryPool;
 use self::memory::Reservation;
-use crate::domain::quality::Quality;
+use crate::domain::{quality::Quality, transform::Transform};
 
 /// Memory all decodes of one process may use together: see [`Limits`].
 pub const DECODE_MEMORY_BUDGET: u64 = 512 << 20;
@@ -174,20 +178,33 @@ pub enum CompressError {
 }
 
 /// Decodes `input`, applies EXIF orientation, flattens alpha onto white and encodes a JPEG at
-/// `quality`. A JPEG input whose re-encoding is not smaller is returned as is.
+/// `quality`, full size. A JPEG input whose re-encoding is not smaller is returned as is.
 pub fn compress(input: &[u8], quality: Quality, limits: &Limits) -> Result<Compressed, CompressError> {
+    compress_to(input, quality, &Transform::default(), limits)
+}
+
+/// As [`compress`], with the upright image fitted to `transform`'s box before it is encoded. An
+/// input is kept as is only when it keeps its size.
+pub fn compress_to(
+    input: &[u8],
+    quality: Quality,
+    transform: &Transform,
+    limits: &Limits,
+) -> Result<Compressed, CompressError> {
     let kind = ImageKind::sniff(input).ok_or(CompressError::NotAnImage)?;
     // `_memory` holds the decode's reservation until the output is made.
     let Decoded { image, orientation, icc, _memory } = match kind {
-        ImageKind::Jpeg => decode_jpeg(input, limits)?,
-        _ => decode_with_image(input, kind, limits)?,
+        ImageKind::Jpeg => decode_jpeg(input, transform, limits)?,
+        _ => decode_with_image(input, kind, transform, limits)?,
     };
     let image = orient::orient(image, orientation);
+    let upright = (image.width(), image.height());
+    let image = resize::fit(image, transform)?;
     let (width, height) = (image.width(), image.height());
     let icc = icc.filter(|p| icc_matches(p, &image));
     let bytes = encode(&image, quality, icc.as_deref())?;
     drop(image);
-    let kept_input = kind == ImageKind::Jpeg && bytes.len() >= input.len();
+    let kept_input = kind == ImageKind::Jpeg && upright == (width, height) && bytes.len() >= input.len();
     let bytes = if kept_input {
         drop(bytes);
         input.to_vec()

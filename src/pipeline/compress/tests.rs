@@ -6,13 +6,13 @@ use image::codecs::{gif::GifEncoder, png::PngEncoder, webp::WebPEncoder};
 use image::{ExtendedColorType, Frame, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
 use turbojpeg::Colorspace;
 
-fn q(n: i64) -> Quality {
+pub(super) fn q(n: i64) -> Quality {
     Quality::new(n).unwrap()
 }
 
-const LIMITS: Limits = Limits { max_pixels: 50_000_000, max_alloc_bytes: 512 << 20, pool: None };
+pub(super) const LIMITS: Limits = Limits { max_pixels: 50_000_000, max_alloc_bytes: 512 << 20, pool: None };
 
-fn noisy(width: u32, height: u32) -> RgbImage {
+pub(super) fn noisy(width: u32, height: u32) -> RgbImage {
     let mut seed = 0x2545_F491_u32;
     RgbImage::from_fn(width, height, |x, y| {
         seed ^= seed << 13;
@@ -30,11 +30,11 @@ fn jpeg(pixels: &[u8], width: usize, height: usize, format: PixelFormat, quality
     c.compress_to_vec(image).unwrap()
 }
 
-fn rgb_jpeg(image: &RgbImage, quality: i32, subsamp: Subsamp) -> Vec<u8> {
+pub(super) fn rgb_jpeg(image: &RgbImage, quality: i32, subsamp: Subsamp) -> Vec<u8> {
     jpeg(image.as_raw(), image.width() as usize, image.height() as usize, PixelFormat::RGB, quality, subsamp)
 }
 
-fn png(image: &DynamicImage, icc: Option<Vec<u8>>, exif: Option<Vec<u8>>) -> Vec<u8> {
+pub(super) fn png(image: &DynamicImage, icc: Option<Vec<u8>>, exif: Option<Vec<u8>>) -> Vec<u8> {
     let mut out = Vec::new();
     let mut encoder = PngEncoder::new(&mut out);
     if let Some(profile) = icc {
@@ -48,11 +48,11 @@ fn png(image: &DynamicImage, icc: Option<Vec<u8>>, exif: Option<Vec<u8>>) -> Vec
     out
 }
 
-fn insert_after_soi(jpeg: &[u8], segment: &[u8]) -> Vec<u8> {
+pub(super) fn insert_after_soi(jpeg: &[u8], segment: &[u8]) -> Vec<u8> {
     [&jpeg[..2], segment, &jpeg[2..]].concat()
 }
 
-fn decode_rgb(jpeg: &[u8]) -> RgbImage {
+pub(super) fn decode_rgb(jpeg: &[u8]) -> RgbImage {
     let image: turbojpeg::Image<Vec<u8>> = turbojpeg::decompress(jpeg, PixelFormat::RGB).unwrap();
     RgbImage::from_raw(image.width as u32, image.height as u32, image.pixels).unwrap()
 }
@@ -62,7 +62,7 @@ fn assert_close(actual: &[u8], expected: &[u8]) {
     assert!(close, "got {actual:?}, expected about {expected:?}");
 }
 
-fn exif_orientation_segment(orientation: u8) -> Vec<u8> {
+pub(super) fn exif_orientation_segment(orientation: u8) -> Vec<u8> {
     let mut tiff = b"MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0".to_vec();
     tiff.extend([orientation, 0, 0, 0, 0, 0, 0]);
     let payload = [b"Exif\0\0".as_slice(), &tiff].concat();

@@ -1,0 +1,67 @@
+//! Fitting images to a request's box: exact output sizes for every fit, on landscape, portrait and
+//! EXIF-rotated inputs, white padding, and the memory a box may take.
+
+use super::tests::{LIMITS, decode_rgb, exif_orientation_segment, insert_after_soi, noisy, png, q, rgb_jpeg};
+use super::*;
+use crate::domain::transform::Fit;
+
+fn boxed(width: u32, height: u32, fit: Fit) -> Transform {
+    Transform { width: Some(width), height: Some(height), fit }
+}
+
+fn size_of(input: &[u8], t: &Transform) -> (u32, u32) {
+    let out = compress_to(input, q(80), t, &LIMITS).unwrap();
+    let decoded = decode_rgb(&out.bytes);
+    assert_eq!((out.width, out.height), decoded.dimensions(), "the reported size is the JPEG's");
+    decoded.dimensions()
+}
+
+#[test]
+fn every_fit_gives_its_exact_size_on_landscape_portrait_and_rotated_inputs() {
+    let landscape = rgb_jpeg(&noisy(400, 300), 90, Subsamp::Sub2x2);
+    let portrait = rgb_jpeg(&noisy(300, 400), 90, Subsamp::Sub2x2);
+    // Stored 400×300 with EXIF orientation 6: upright it is 300×400, a portrait.
+    let rotated = insert_after_soi(&landscape, &exif_orientation_segment(6));
+    for (name, input, upright) in
+        [("landscape", &landscape, (400, 300)), ("portrait", &portrait, (300, 400)), ("rotated", &rotated, (300, 400))]
+    {
+        let portrait_like = upright.1 > upright.0;
+        let inside = size_of(input, &boxed(200, 200, Fit::Inside));
+        assert_eq!(inside, if portrait_like { (150, 200) } else { (200, 150) }, "{name} inside");
+        assert_eq!(size_of(input, &boxed(64, 64, Fit::Cover)), (64, 64), "{name} cover");
+        assert_eq!(size_of(input, &boxed(120, 80, Fit::Cover)), (120, 80), "{name} cover, another ratio");
+        assert_eq!(size_of(input, &boxed(200, 200, Fit::Contain)), (200, 200), "{name} contain");
+        assert_eq!(size_of(input, &boxed(1000, 1000, Fit::Inside)), upright, "{name}: never scaled up");
+        let only_width = Transform { width: Some(100), height: None, fit: Fit::Inside };
+        assert_eq!(size_of(input, &only_width).0, 100, "{name}: only the width bounds");
+    }
+}
+
+#[test]
+fn contain_pads_with_white_and_keeps_the_image_centred() {
+    let red = image::RgbImage::from_pixel(200, 100, image::Rgb([200, 0, 0]));
+    let input = rgb_jpeg(&red, 95, Subsamp::None);
+    let out = compress_to(&input, q(95), &boxed(100, 100, Fit::Contain), &LIMITS).unwrap();
+    let img = decode_rgb(&out.bytes);
+    assert_eq!(img.dimensions(), (100, 100));
+    let near = |p: &image::Rgb<u8>, want: [u8; 3]| p.0.iter().zip(want).all(|(a, b)| a.abs_diff(b) < 24);
+    assert!(near(img.get_pixel(50, 5), [255, 255, 255]), "top band is white: {:?}", img.get_pixel(50, 5));
+    assert!(near(img.get_pixel(50, 94), [255, 255, 255]), "bottom band is white");
+    assert!(near(img.get_pixel(50, 50), [200, 0, 0]), "the image is in the middle: {:?}", img.get_pixel(50, 50));
+}
+
+#[test]
+fn a_png_is_fitted_too_and_a_kept_size_keeps_a_smaller_jpeg_as_is() {
+    let input = png(&DynamicImage::ImageRgb8(noisy(90, 60)), None, None);
+    assert_eq!(size_of(&input, &boxed(30, 30, Fit::Cover)), (30, 30));
+    let small = rgb_jpeg(&noisy(64, 48), 30, Subsamp::Sub2x2);
+    let out = compress_to(&small, q(95), &boxed(32, 32, Fit::Inside), &LIMITS).unwrap();
+    assert!(!out.kept_input, "a resized image is never the input");
+}
+
+#[test]
+fn a_box_whose_pixels_would_pass_the_memory_limit_is_refused_before_decoding() {
+    let tiny = rgb_jpeg(&noisy(16, 16), 90, Subsamp::Sub2x2);
+    let err = compress_to(&tiny, q(80), &boxed(10_000, 10_000, Fit::Cover), &LIMITS).unwrap_err();
+    assert!(matches!(err, CompressError::TooMuchMemory { .. }), "{err}");
+}
