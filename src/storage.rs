@@ -20,27 +20,36 @@ use object_store::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::domain::transform::OutputFormat;
+
 /// The key of a stored output: the SHA-256 of its bytes and its extension.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageKey(String);
 
 impl StorageKey {
-    /// The key of a JPEG with these bytes.
-    pub fn for_jpeg(bytes: &[u8]) -> Self {
+    /// The key of an output with these bytes, in `format`.
+    pub fn for_output(bytes: &[u8], format: OutputFormat) -> Self {
         let hash = Sha256::digest(bytes);
-        let mut hex = String::with_capacity(64 + 4);
+        let mut hex = String::with_capacity(64 + 5);
         for b in hash {
             hex.push_str(&format!("{b:02x}"));
         }
-        hex.push_str(".jpg");
+        hex.push('.');
+        hex.push_str(format.extension());
         Self(hex)
+    }
+
+    /// The key of a JPEG with these bytes.
+    pub fn for_jpeg(bytes: &[u8]) -> Self {
+        Self::for_output(bytes, OutputFormat::Jpeg)
     }
 
     /// Parses a key from a URL path segment; only keys this service could have made are accepted.
     pub fn parse(s: &str) -> Option<Self> {
         let (hash, ext) = s.split_once('.')?;
-        let ok =
-            hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) && ext == "jpg";
+        let ok = hash.len() == 64
+            && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && OutputFormat::from_extension(ext).is_some();
         ok.then(|| Self(s.to_owned()))
     }
 
@@ -51,7 +60,8 @@ impl StorageKey {
 
     /// The content type of what is stored under this key.
     pub fn content_type(&self) -> &'static str {
-        "image/jpeg"
+        let ext = self.0.rsplit('.').next().unwrap_or_default();
+        OutputFormat::from_extension(ext).unwrap_or_default().content_type()
     }
 
     fn path(&self) -> Path {

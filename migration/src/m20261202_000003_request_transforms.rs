@@ -1,5 +1,6 @@
 //! What a request asks done to its images besides recompressing them: the box (`box_width`,
-//! `box_height`; none for full size) and how they fit it. Older requests kept full size.
+//! `box_height`; none for full size), how they fit it, and the output format. Older requests kept
+//! full size, in JPEG.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -14,6 +15,7 @@ impl MigrationTrait for Migration {
             integer_null(Requests::BoxWidth),
             integer_null(Requests::BoxHeight),
             string(Requests::Fit).default("inside").to_owned(),
+            string(Requests::Format).default("jpeg").to_owned(),
         ] {
             m.alter_table(Table::alter().table(Requests::Table).add_column(column).to_owned()).await?;
         }
@@ -21,7 +23,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for column in [Requests::BoxWidth, Requests::BoxHeight, Requests::Fit] {
+        for column in [Requests::BoxWidth, Requests::BoxHeight, Requests::Fit, Requests::Format] {
             m.alter_table(Table::alter().table(Requests::Table).drop_column(column).to_owned()).await?;
         }
         Ok(())
@@ -34,4 +36,5 @@ enum Requests {
     BoxWidth,
     BoxHeight,
     Fit,
+    Format,
 }

@@ -17,7 +17,7 @@ use crate::{
         ids::{RequestId, TenantId},
         product::check_url,
         quality::Quality,
-        transform::{Fit, Transform},
+        transform::{Fields, Fit, OutputFormat, Transform},
     },
     error::ApiError,
     manifest::{self, Manifest, ManifestError},
@@ -56,6 +56,10 @@ pub struct UploadForm {
     /// box). `cover` and `contain` need both width and height.
     #[schema(value_type = Option<Fit>, example = "inside")]
     fit: Option<String>,
+    /// What images are written as: `jpeg` (default), `webp` (lossy, alpha kept) or `png`
+    /// (lossless, alpha kept). `quality` applies to JPEG and WebP.
+    #[schema(value_type = Option<OutputFormat>, example = "webp")]
+    format: Option<String>,
 }
 
 /// The most bytes an upload's body may have: the CSV's limit, plus room for the other fields and
@@ -81,7 +85,7 @@ pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submis
     let mut manifest = None;
     let mut webhook_url = None;
     let mut quality = None;
-    let (mut width, mut height, mut fit) = (None, None, None);
+    let (mut width, mut height, mut fit, mut format) = (None, None, None, None);
     let limit = state.config.max_upload_bytes.0;
     while let Some(field) = form.next_field().await.map_err(broken(limit))? {
         match field.name().unwrap_or_default() {
@@ -94,9 +98,10 @@ pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submis
             "width" => width = non_empty(read_text(field, limit).await?),
             "height" => height = non_empty(read_text(field, limit).await?),
             "fit" => fit = non_empty(read_text(field, limit).await?),
+            "format" => format = non_empty(read_text(field, limit).await?),
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "unknown form field {other:?}; expected file, webhook_url, quality, width, height, fit"
+                    "unknown form field {other:?}; expected file, webhook_url, quality, width, height, fit, format"
                 )));
             }
         }
@@ -110,8 +115,9 @@ pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submis
         None => state.config.jpeg_quality,
         Some(q) => Quality::parse(&q).map_err(ApiError::BadRequest)?,
     };
-    let transform = Transform::from_fields(width.as_deref(), height.as_deref(), fit.as_deref())
-        .map_err(|e| ApiError::BadRequest(e.0))?;
+    let fields =
+        Fields { width: width.as_deref(), height: height.as_deref(), fit: fit.as_deref(), format: format.as_deref() };
+    let transform = Transform::from_fields(fields).map_err(|e| ApiError::BadRequest(e.0))?;
     Ok(Submission { manifest: manifest?, webhook_url, quality, transform })
 }
 

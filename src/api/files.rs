@@ -20,7 +20,8 @@ use crate::{
     get, path = "/files/{key}", tag = "files", security(()),
     params(("key" = String, Path, description = "The output's key: its SHA-256 and extension")),
     responses(
-        (status = 200, description = "The image", content_type = "image/jpeg", body = Vec<u8>,
+        (status = 200, description = "The image: `image/jpeg`, `image/webp` or `image/png`, as its extension says", content(
+            (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp"), (Vec<u8> = "image/png")),
             headers(("ETag" = String, description = "The content hash"), ("Cache-Control" = String, description = "public, max-age=31536000, immutable"))),
         (status = 304, description = "Not modified (If-None-Match matched)"),
         (status = 404, description = "No such file", body = Problem, content_type = "application/problem+json"),

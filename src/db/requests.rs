@@ -65,6 +65,7 @@ pub async fn insert_manifest(
         box_width: Set(new.transform.width.map(|n| n as i32)),
         box_height: Set(new.transform.height.map(|n| n as i32)),
         fit: Set(new.transform.fit),
+        format: Set(new.transform.format),
     })
     .exec(txn)
     .await?;

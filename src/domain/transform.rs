@@ -58,7 +58,78 @@ impl fmt::Display for Fit {
     }
 }
 
-/// The box and fit of a request; no box leaves images their size.
+/// The format images are written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, DeriveValueType)]
+#[serde(rename_all = "snake_case")]
+#[sea_orm(value_type = "String")]
+pub enum OutputFormat {
+    /// Baseline JPEG through libjpeg-turbo; alpha is flattened onto white.
+    #[default]
+    Jpeg,
+    /// Lossy WebP through libwebp; alpha is kept.
+    Webp,
+    /// PNG; lossless, alpha kept, `quality` not used.
+    Png,
+}
+
+impl OutputFormat {
+    /// The name as given and stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpeg",
+            Self::Webp => "webp",
+            Self::Png => "png",
+        }
+    }
+
+    /// The file extension of its outputs.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpg",
+            Self::Webp => "webp",
+            Self::Png => "png",
+        }
+    }
+
+    /// The format of a file extension.
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        [Self::Jpeg, Self::Webp, Self::Png].into_iter().find(|f| f.extension() == ext)
+    }
+
+    /// Its media type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Webp => "image/webp",
+            Self::Png => "image/png",
+        }
+    }
+
+    /// True when transparency survives it.
+    pub fn keeps_alpha(self) -> bool {
+        self != Self::Jpeg
+    }
+}
+
+impl FromStr for OutputFormat {
+    type Err = BadOption;
+    fn from_str(s: &str) -> Result<Self, BadOption> {
+        match s.trim() {
+            "jpeg" | "jpg" => Ok(Self::Jpeg),
+            "webp" => Ok(Self::Webp),
+            "png" => Ok(Self::Png),
+            other => Err(BadOption(format!("format must be one of jpeg, webp, png, got {other:?}"))),
+        }
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The box, fit and format of a request; no box leaves images their size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transform {
     /// Box width.
@@ -67,6 +138,21 @@ pub struct Transform {
     pub height: Option<u32>,
     /// How the image goes into the box.
     pub fit: Fit,
+    /// What it is written as.
+    pub format: OutputFormat,
+}
+
+/// The form fields a transform is read from (absent ones are `None`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fields<'a> {
+    /// `width`.
+    pub width: Option<&'a str>,
+    /// `height`.
+    pub height: Option<&'a str>,
+    /// `fit`.
+    pub fit: Option<&'a str>,
+    /// `format`.
+    pub format: Option<&'a str>,
 }
 
 /// Where a `w`×`h` image (upright) ends up: scaled to `scaled` (cropped to `cropped_to` when it
@@ -82,9 +168,9 @@ pub struct Placement {
 }
 
 impl Transform {
-    /// Reads the `width`, `height` and `fit` fields of a form (absent ones are `None`); the
-    /// error names the field and what it may be.
-    pub fn from_fields(width: Option<&str>, height: Option<&str>, fit: Option<&str>) -> Result<Self, BadOption> {
+    /// Reads the fields of a form; the error names the field and what it may be.
+    pub fn from_fields(fields: Fields<'_>) -> Result<Self, BadOption> {
+        let Fields { width, height, fit, format } = fields;
         let side = |name: &str, v: Option<&str>| -> Result<Option<u32>, BadOption> {
             let Some(v) = v else { return Ok(None) };
             match v.trim().parse::<u32>() {
@@ -96,6 +182,7 @@ impl Transform {
             width: side("width", width)?,
             height: side("height", height)?,
             fit: fit.map(str::parse).transpose()?.unwrap_or_default(),
+            format: format.map(str::parse).transpose()?.unwrap_or_default(),
         };
         if t.fit != Fit::Inside && (t.width.is_none() || t.height.is_none()) {
             return Err(BadOption(format!("fit={} needs both width and height", t.fit)));
@@ -143,14 +230,25 @@ mod tests {
     use super::*;
 
     fn t(w: Option<u32>, h: Option<u32>, fit: Fit) -> Transform {
-        Transform { width: w, height: h, fit }
+        Transform { width: w, height: h, fit, format: OutputFormat::Jpeg }
+    }
+
+    fn from(width: Option<&str>, height: Option<&str>, fit: Option<&str>) -> Result<Transform, BadOption> {
+        Transform::from_fields(Fields { width, height, fit, format: None })
     }
 
     #[test]
     fn options_are_checked_and_name_what_is_allowed() {
-        assert_eq!(Transform::from_fields(None, None, None).unwrap(), Transform::default());
-        assert_eq!(Transform::from_fields(Some("800"), None, None).unwrap().width, Some(800));
-        let e = |w, h, f| Transform::from_fields(w, h, f).unwrap_err().0;
+        assert_eq!(from(None, None, None).unwrap(), Transform::default());
+        assert_eq!(from(Some("800"), None, None).unwrap().width, Some(800));
+        let webp = Transform::from_fields(Fields { format: Some("webp"), ..Default::default() }).unwrap();
+        assert_eq!(
+            (webp.format, webp.format.extension(), webp.format.content_type()),
+            (OutputFormat::Webp, "webp", "image/webp")
+        );
+        let bad = Transform::from_fields(Fields { format: Some("gif"), ..Default::default() }).unwrap_err().0;
+        assert_eq!(bad, "format must be one of jpeg, webp, png, got \"gif\"");
+        let e = |w, h, f| from(w, h, f).unwrap_err().0;
         assert_eq!(e(Some("0"), None, None), "width must be a whole number from 1 to 10000, got \"0\"");
         assert_eq!(e(None, Some("10001"), None), "height must be a whole number from 1 to 10000, got \"10001\"");
         assert!(e(Some("1.5"), None, None).starts_with("width must be"));

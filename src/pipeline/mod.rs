@@ -133,7 +133,7 @@ async fn attempt_image(
         .ours(Part::Worker)?
         .permanent()?;
     state.outages.up(Part::Worker);
-    let key = StorageKey::for_jpeg(&compressed.bytes);
+    let key = StorageKey::for_output(&compressed.bytes, compressed.format);
     let output_bytes = compressed.bytes.len() as u64;
     state.storage.put(&key, compressed.bytes.into()).await.ours(Part::Storage)?;
     state.outages.up(Part::Storage);

@@ -53,6 +53,7 @@ async fn each_bad_option_is_a_400_naming_it_and_nothing_is_stored() {
         (vec![("height", "tall")], "height must be a whole number from 1 to 10000"),
         (vec![("width", "10"), ("height", "10"), ("fit", "fill")], "fit must be one of inside, cover, contain"),
         (vec![("width", "10"), ("fit", "cover")], "fit=cover needs both width and height"),
+        (vec![("format", "gif")], "format must be one of jpeg, webp, png"),
     ] {
         let response = app.upload_with(csv, &fields).await;
         assert_eq!(response.status(), 400, "{fields:?}");
@@ -60,4 +61,31 @@ async fn each_bad_option_is_a_400_naming_it_and_nothing_is_stored() {
         assert!(problem["detail"].as_str().unwrap().contains(says), "{fields:?}: {problem}");
     }
     assert_eq!(app.get_json("/api/v1/requests").await.1["total"], 0);
+}
+
+#[tokio::test]
+async fn a_request_for_webp_at_a_width_stores_webp_files_served_as_webp() {
+    let images = ImageServer::start().await;
+    let app = TestApp::spawn().await;
+    let csv = format!(
+        "S. No.,Product Name,Input Image Urls\n1,A,\"{},{}\"\n",
+        images.url("/img/w-a.jpg"),
+        images.url("/img/w-b.png")
+    );
+    let id = app.submit(&csv, &[("width", "160"), ("format", "webp"), ("quality", "70")]).await;
+    let request = app.wait_until_finished(&id).await;
+    assert_eq!(request["status"], "completed", "{request}");
+    for image in app.products(&id).await[0]["images"].as_array().unwrap() {
+        let url = image["output_url"].as_str().unwrap();
+        assert!(url.ends_with(".webp"), "{url}");
+        let response = app.http.get(url).send().await.unwrap();
+        assert_eq!(response.headers()["content-type"], "image/webp");
+        let bytes = response.bytes().await.unwrap();
+        let decoded =
+            image::load_from_memory_with_format(&bytes, image::ImageFormat::WebP).expect("a WebP that decodes");
+        assert_eq!((decoded.width(), decoded.height()), (160, 120));
+    }
+    let output = app.http.get(format!("{}/api/v1/requests/{id}/output.csv", app.base)).send().await.unwrap();
+    let output = output.text().await.unwrap();
+    assert_eq!(output.matches(".webp").count(), 2, "the output CSV links the WebP files: {output}");
 }

@@ -6,7 +6,7 @@ use crate::domain::{
     ids::RequestId,
     quality::Quality,
     status::{Counts, RequestStatus},
-    transform::{Fit, Transform},
+    transform::{Fit, OutputFormat, Transform},
 };
 
 /// One merchant request.
@@ -43,13 +43,15 @@ pub struct Model {
     pub box_height: Option<i32>,
     /// How its images go into the box.
     pub fit: Fit,
+    /// What its images are written as.
+    pub format: OutputFormat,
 }
 
 impl Model {
     /// What is done to each of its images besides recompressing.
     pub fn transform(&self) -> Transform {
         let side = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok());
-        Transform { width: side(self.box_width), height: side(self.box_height), fit: self.fit }
+        Transform { width: side(self.box_width), height: side(self.box_height), fit: self.fit, format: self.format }
     }
 
     /// Its product and image counts, from the stored counters.

@@ -48,6 +48,8 @@ pub(super) struct Footprint {
     pub(super) gray: bool,
     /// Bytes the codec holds apart from pixels (saved markers, extension data).
     pub(super) metadata: u64,
+    /// Alpha is kept (RGBA, 4 bytes per pixel, from decoding to the output).
+    pub(super) alpha: bool,
 }
 
 impl Footprint {
@@ -62,6 +64,7 @@ impl Footprint {
             held: eight_bit,
             gray: channels <= 2,
             metadata: 0,
+            alpha: false,
         }
     }
 }
@@ -72,11 +75,16 @@ pub(super) fn needed(width: u32, height: u32, f: &Footprint, quarter_turn: bool,
     // JPEG MCUs are at most 32×32 pixels; every codec's buffers fit in this padding.
     let (w, h) = (u64::from(width).next_multiple_of(32), u64::from(height).next_multiple_of(32));
     let px = w * h;
-    let out = if f.gray { 1 } else { 3 };
+    let out = match (f.alpha, f.gray) {
+        (true, _) => 4,
+        (false, true) => 1,
+        (false, false) => 3,
+    };
     let decoding = px * (f.decoded + f.beside);
     let turning = px * f.held + if quarter_turn { orient::turn_extra(px * out, px) } else { 0 };
-    // Coefficients and the worst-case output: 2 + 2 bytes per pixel in gray, 3 + 3 in RGB.
-    let coded = if f.gray { 4 } else { 6 };
+    // Coefficients and the worst-case output: 2 + 2 bytes per pixel in gray, 3 + 3 in RGB; libwebp's
+    // YUVA planes and output, or the PNG encoder's filtered rows and output, take no more.
+    let coded = if f.gray && !f.alpha { 4 } else { 6 };
     let (upright_w, upright_h) = if quarter_turn { (height, width) } else { (width, height) };
     let (resizing, encoded_px, encoded_held) = match transform.is_identity() {
         true => (0, px, f.held),

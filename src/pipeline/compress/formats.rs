@@ -49,6 +49,11 @@ pub(super) fn decode_with_image(
     check_size(width, height, bytes_per_pixel, limits)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let mut footprint = Footprint::converted(bytes_per_pixel, u64::from(color.channel_count()), beside);
+    footprint.alpha = color.has_alpha() && transform.format.keeps_alpha();
+    if footprint.alpha {
+        // Kept as 8-bit RGBA whatever it was decoded as.
+        footprint.held = footprint.held.max(4);
+    }
     footprint.metadata = metadata;
     let memory = budget::check(width, height, &footprint, quarter_turn(orientation), transform, limits)?;
     // From here on it bounds the decoder's extra buffers (a GIF frame) by the image's size.
@@ -59,7 +64,10 @@ pub(super) fn decode_with_image(
         return Err(CompressError::MetadataTooLarge { what: "ICC profile", limit: budget::ICC_LIMIT as u64 });
     }
     let image = DynamicImage::from_decoder(decoder).map_err(err)?;
-    let image = into_opaque(image).ok_or_else(|| decode_error(kind, "pixel buffer size mismatch"))?;
+    let image = match transform.format.keeps_alpha() && image.color().has_alpha() {
+        true => DynamicImage::ImageRgba8(image.into_rgba8()),
+        false => into_opaque(image).ok_or_else(|| decode_error(kind, "pixel buffer size mismatch"))?,
+    };
     Ok(Decoded { image, orientation, icc, _memory: memory })
 }
 

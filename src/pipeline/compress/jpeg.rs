@@ -51,6 +51,7 @@ pub(super) fn decode_jpeg(input: &[u8], transform: &Transform, limits: &Limits) 
         gray: format == PixelFormat::GRAY,
         // libjpeg-turbo keeps a copy of every APP2 segment.
         metadata: meta.app2_bytes as u64,
+        alpha: false,
     };
     let memory = budget::check(width, height, &footprint, quarter_turn(orientation), transform, limits)?;
     let mut out = Image {

@@ -34,7 +34,10 @@ use self::formats::flatten_alpha;
 use self::jpeg::{ICC_CHUNK, decode_jpeg, with_icc};
 pub use self::memory::MemoryPool;
 use self::memory::Reservation;
-use crate::domain::{quality::Quality, transform::Transform};
+use crate::domain::{
+    quality::Quality,
+    transform::{OutputFormat, Transform},
+};
 
 /// Memory all decodes of one process may use together: see [`Limits`].
 pub const DECODE_MEMORY_BUDGET: u64 = 512 << 20;
@@ -117,8 +120,10 @@ impl ImageKind {
 /// The result of compressing one image.
 #[derive(Debug, Clone)]
 pub struct Compressed {
-    /// The JPEG to store.
+    /// The image to store, in `format`.
     pub bytes: Vec<u8>,
+    /// What `bytes` are.
+    pub format: OutputFormat,
     /// Width after EXIF orientation.
     pub width: u32,
     /// Height after EXIF orientation.
@@ -173,7 +178,7 @@ pub enum CompressError {
         reason: String,
     },
     /// The encoder failed.
-    #[error("cannot encode JPEG: {0}")]
+    #[error("cannot encode the image: {0}")]
     Encode(String),
 }
 
@@ -202,16 +207,24 @@ pub fn compress_to(
     let image = resize::fit(image, transform)?;
     let (width, height) = (image.width(), image.height());
     let icc = icc.filter(|p| icc_matches(p, &image));
-    let bytes = encode(&image, quality, icc.as_deref())?;
+    let format = transform.format;
+    let bytes = match format {
+        OutputFormat::Jpeg => encode(&image, quality, icc.as_deref())?,
+        OutputFormat::Webp => encode_webp(&image, quality)?,
+        OutputFormat::Png => encode_png(&image, icc)?,
+    };
     drop(image);
-    let kept_input = kind == ImageKind::Jpeg && upright == (width, height) && bytes.len() >= input.len();
+    let kept_input = kind == ImageKind::Jpeg
+        && format == OutputFormat::Jpeg
+        && upright == (width, height)
+        && bytes.len() >= input.len();
     let bytes = if kept_input {
         drop(bytes);
         input.to_vec()
     } else {
         bytes
     };
-    Ok(Compressed { bytes, width, height, input_kind: kind, kept_input })
+    Ok(Compressed { bytes, format, width, height, input_kind: kind, kept_input })
 }
 
 /// Sets glibc malloc thresholds so libjpeg-turbo's large buffers are reused instead of freshly
@@ -278,4 +291,39 @@ fn encode(image: &DynamicImage, quality: Quality, icc: Option<&[u8]>) -> Result<
     // cost a quarter of the throughput in page faults and memset.
     let jpeg = compressor.compress_to_owned(source).map_err(err)?;
     Ok(with_icc(&jpeg, icc.unwrap_or_default()))
+}
+
+/// Lossy WebP at `quality`, with alpha when the image has it. libwebp takes RGB or RGBA, so a gray
+/// image is widened first. (The simple encoder writes no ICC profile: colours are taken as sRGB.)
+fn encode_webp(image: &DynamicImage, quality: Quality) -> Result<Vec<u8>, CompressError> {
+    let (w, h) = (image.width(), image.height());
+    let widened;
+    let encoder = match image {
+        DynamicImage::ImageRgba8(buf) => webp::Encoder::from_rgba(buf.as_raw(), w, h),
+        DynamicImage::ImageRgb8(buf) => webp::Encoder::from_rgb(buf.as_raw(), w, h),
+        other => {
+            widened = other.to_rgb8();
+            webp::Encoder::from_rgb(widened.as_raw(), w, h)
+        }
+    };
+    let out = encoder
+        .encode_simple(false, f32::from(quality.get()))
+        .map_err(|e| CompressError::Encode(format!("WebP: {e:?}")))?;
+    Ok(out.to_vec())
+}
+
+/// PNG (lossless), gray, RGB or RGBA as the image is, with its ICC profile.
+fn encode_png(image: &DynamicImage, icc: Option<Vec<u8>>) -> Result<Vec<u8>, CompressError> {
+    use image::ImageEncoder;
+    let mut out = Vec::new();
+    let mut encoder = image::codecs::png::PngEncoder::new(&mut out);
+    if let Some(profile) = icc {
+        // A profile the encoder will not take is left out rather than failing the image.
+        let _ = encoder.set_icc_profile(profile);
+    }
+    let color = image.color().into();
+    encoder
+        .write_image(image.as_bytes(), image.width(), image.height(), color)
+        .map_err(|e| CompressError::Encode(format!("PNG: {e}")))?;
+    Ok(out)
 }

@@ -36,6 +36,7 @@ fn orient_with(mut image: DynamicImage, orientation: Orientation, in_place_above
     match image {
         DynamicImage::ImageLuma8(buf) => DynamicImage::ImageLuma8(turn(buf, transpose_then)),
         DynamicImage::ImageRgb8(buf) => DynamicImage::ImageRgb8(turn(buf, transpose_then)),
+        DynamicImage::ImageRgba8(buf) => DynamicImage::ImageRgba8(turn(buf, transpose_then)),
         mut other => {
             other.apply_orientation(orientation);
             other

@@ -10,7 +10,7 @@ use image::{DynamicImage, ImageBuffer};
 use super::CompressError;
 use crate::domain::transform::Transform;
 
-/// `image` (8-bit gray or RGB, upright) placed in `transform`'s box.
+/// `image` (8-bit gray, RGB or RGBA, upright) placed in `transform`'s box; padding is opaque white.
 pub(super) fn fit(image: DynamicImage, transform: &Transform) -> Result<DynamicImage, CompressError> {
     let (w, h) = (image.width(), image.height());
     let placed = transform.place(w, h);
@@ -19,6 +19,8 @@ pub(super) fn fit(image: DynamicImage, transform: &Transform) -> Result<DynamicI
     }
     let (pixel_type, channels) = match &image {
         DynamicImage::ImageLuma8(_) => (PixelType::U8, 1),
+        // Resized premultiplied, so that transparent pixels lend no colour to their neighbours.
+        DynamicImage::ImageRgba8(_) => (PixelType::U8x4, 4),
         _ => (PixelType::U8x3, 3),
     };
     let err = |e: &dyn std::fmt::Display| CompressError::Encode(format!("resizing: {e}"));
@@ -45,6 +47,7 @@ pub(super) fn fit(image: DynamicImage, transform: &Transform) -> Result<DynamicI
     };
     let made = match channels {
         1 => ImageBuffer::from_raw(ow, oh, pixels).map(DynamicImage::ImageLuma8),
+        4 => ImageBuffer::from_raw(ow, oh, pixels).map(DynamicImage::ImageRgba8),
         _ => ImageBuffer::from_raw(ow, oh, pixels).map(DynamicImage::ImageRgb8),
     };
     made.ok_or_else(|| err(&"pixel buffer size mismatch"))

@@ -3,10 +3,10 @@
 
 use super::tests::{LIMITS, decode_rgb, exif_orientation_segment, insert_after_soi, noisy, png, q, rgb_jpeg};
 use super::*;
-use crate::domain::transform::Fit;
+use crate::domain::transform::{Fit, OutputFormat};
 
 fn boxed(width: u32, height: u32, fit: Fit) -> Transform {
-    Transform { width: Some(width), height: Some(height), fit }
+    Transform { width: Some(width), height: Some(height), fit, format: OutputFormat::Jpeg }
 }
 
 fn size_of(input: &[u8], t: &Transform) -> (u32, u32) {
@@ -32,7 +32,7 @@ fn every_fit_gives_its_exact_size_on_landscape_portrait_and_rotated_inputs() {
         assert_eq!(size_of(input, &boxed(120, 80, Fit::Cover)), (120, 80), "{name} cover, another ratio");
         assert_eq!(size_of(input, &boxed(200, 200, Fit::Contain)), (200, 200), "{name} contain");
         assert_eq!(size_of(input, &boxed(1000, 1000, Fit::Inside)), upright, "{name}: never scaled up");
-        let only_width = Transform { width: Some(100), height: None, fit: Fit::Inside };
+        let only_width = Transform { width: Some(100), height: None, fit: Fit::Inside, format: OutputFormat::Jpeg };
         assert_eq!(size_of(input, &only_width).0, 100, "{name}: only the width bounds");
     }
 }
@@ -64,4 +64,57 @@ fn a_box_whose_pixels_would_pass_the_memory_limit_is_refused_before_decoding() {
     let tiny = rgb_jpeg(&noisy(16, 16), 90, Subsamp::Sub2x2);
     let err = compress_to(&tiny, q(80), &boxed(10_000, 10_000, Fit::Cover), &LIMITS).unwrap_err();
     assert!(matches!(err, CompressError::TooMuchMemory { .. }), "{err}");
+}
+
+fn as_format(format: OutputFormat, fit: Option<(u32, u32, Fit)>) -> Transform {
+    let (width, height, fit) = fit.map_or((None, None, Fit::Inside), |(w, h, f)| (Some(w), Some(h), f));
+    Transform { width, height, fit, format }
+}
+
+/// A 60×40 PNG, transparent on its left half and opaque red on its right.
+fn half_transparent() -> Vec<u8> {
+    let img = image::RgbaImage::from_fn(60, 40, |x, _| {
+        if x < 30 { image::Rgba([0, 0, 255, 0]) } else { image::Rgba([220, 0, 0, 255]) }
+    });
+    png(&DynamicImage::ImageRgba8(img), None, None)
+}
+
+#[test]
+fn webp_and_png_keep_alpha_and_jpeg_flattens_it() {
+    let input = half_transparent();
+    for format in [OutputFormat::Webp, OutputFormat::Png] {
+        let out = compress_to(&input, q(80), &as_format(format, Some((30, 20, Fit::Inside))), &LIMITS).unwrap();
+        assert_eq!(out.format, format);
+        let kind = if format == OutputFormat::Png { image::ImageFormat::Png } else { image::ImageFormat::WebP };
+        let decoded = image::load_from_memory_with_format(&out.bytes, kind).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (30, 20), "{format}");
+        assert!(decoded.color().has_alpha(), "{format} keeps alpha");
+        let rgba = decoded.to_rgba8();
+        assert!(rgba.get_pixel(2, 10).0[3] < 16, "{format}: the left stays transparent: {:?}", rgba.get_pixel(2, 10));
+        assert!(rgba.get_pixel(27, 10).0[3] > 240, "{format}: the right stays opaque");
+        assert!(rgba.get_pixel(27, 10).0[0] > 180, "{format}: and red: {:?}", rgba.get_pixel(27, 10));
+    }
+    let jpeg = compress_to(&input, q(90), &as_format(OutputFormat::Jpeg, None), &LIMITS).unwrap();
+    let flat = decode_rgb(&jpeg.bytes);
+    assert!(flat.get_pixel(5, 20).0.iter().all(|&c| c > 240), "transparent becomes white in JPEG");
+}
+
+#[test]
+fn jpeg_and_gray_inputs_become_webp_and_png() {
+    let photo = rgb_jpeg(&noisy(120, 80), 90, Subsamp::Sub2x2);
+    let webp = compress_to(&photo, q(60), &as_format(OutputFormat::Webp, Some((64, 64, Fit::Cover))), &LIMITS).unwrap();
+    assert_eq!(&webp.bytes[8..12], b"WEBP");
+    let decoded = image::load_from_memory_with_format(&webp.bytes, image::ImageFormat::WebP).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (64, 64));
+    let gray = png(&DynamicImage::ImageLuma8(image::GrayImage::from_pixel(10, 10, image::Luma([90]))), None, None);
+    for format in [OutputFormat::Webp, OutputFormat::Png] {
+        let out = compress_to(&gray, q(80), &as_format(format, None), &LIMITS).unwrap();
+        let kind = if format == OutputFormat::Png { image::ImageFormat::Png } else { image::ImageFormat::WebP };
+        let decoded = image::load_from_memory_with_format(&out.bytes, kind).unwrap().to_rgb8();
+        assert!(
+            decoded.get_pixel(5, 5).0.iter().all(|&c| c.abs_diff(90) < 8),
+            "{format}: {:?}",
+            decoded.get_pixel(5, 5)
+        );
+    }
 }
