@@ -10,6 +10,7 @@ use crate::{
         ids::{DeliveryId, RequestId},
         quality::Quality,
         status::{Counts, DeliveryState, ImageStatus, RequestStatus},
+        transform::Transform,
     },
     urls::Urls,
 };
@@ -68,6 +69,7 @@ pub struct RequestAccepted {
     "completed_at": null,
     "webhook_url": "https://example.com/hooks/imgbatch",
     "quality": 50,
+    "transform": {"width": 800, "height": null, "fit": "inside", "format": "webp"},
     "counts": {"products": 2, "images": 3, "pending": 1, "succeeded": 2, "failed": 0},
     "progress": 66,
     "output_csv_url": "http://127.0.0.1:8080/api/v1/requests/01937a1e-8f0c-7cc1-9a51-3c1f2d7e4b10/output.csv"
@@ -86,9 +88,11 @@ pub struct RequestOut {
     pub completed_at: Option<DateTime<Utc>>,
     /// Where its completion webhook goes.
     pub webhook_url: Option<String>,
-    /// JPEG quality used.
+    /// JPEG and WebP quality used.
     #[schema(value_type = u8)]
     pub quality: Quality,
+    /// The box its images are fitted to (none: full size), how, and their format.
+    pub transform: Transform,
     /// Product and image counts.
     pub counts: Counts,
     /// Finished images in percent (0–100).
@@ -106,6 +110,7 @@ impl RequestOut {
             status: r.status,
             progress: counts.progress(),
             quality: r.quality,
+            transform: r.transform(),
             request_id: r.id,
             created_at: r.created_at,
             updated_at: r.updated_at,

@@ -130,7 +130,8 @@ impl fmt::Display for OutputFormat {
 }
 
 /// The box, fit and format of a request; no box leaves images their size.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"width": 800, "height": null, "fit": "inside", "format": "webp"}))]
 pub struct Transform {
     /// Box width.
     pub width: Option<u32>,

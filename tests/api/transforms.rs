@@ -75,6 +75,8 @@ async fn a_request_for_webp_at_a_width_stores_webp_files_served_as_webp() {
     let id = app.submit(&csv, &[("width", "160"), ("format", "webp"), ("quality", "70")]).await;
     let request = app.wait_until_finished(&id).await;
     assert_eq!(request["status"], "completed", "{request}");
+    let shown = serde_json::json!({"width": 160, "height": null, "fit": "inside", "format": "webp"});
+    assert_eq!(request["transform"], shown, "the request says what was asked");
     for image in app.products(&id).await[0]["images"].as_array().unwrap() {
         let url = image["output_url"].as_str().unwrap();
         assert!(url.ends_with(".webp"), "{url}");
