@@ -68,7 +68,7 @@ pub(super) fn decode_with_image(
         true => DynamicImage::ImageRgba8(image.into_rgba8()),
         false => into_opaque(image).ok_or_else(|| decode_error(kind, "pixel buffer size mismatch"))?,
     };
-    Ok(Decoded { image, orientation, icc, _memory: memory })
+    Ok(Decoded { image, full: (width, height), orientation, icc, _memory: memory })
 }
 
 /// Reduces any decoded image to 8-bit gray or RGB, compositing alpha onto white.

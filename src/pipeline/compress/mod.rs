@@ -198,13 +198,13 @@ pub fn compress_to(
 ) -> Result<Compressed, CompressError> {
     let kind = ImageKind::sniff(input).ok_or(CompressError::NotAnImage)?;
     // `_memory` holds the decode's reservation until the output is made.
-    let Decoded { image, orientation, icc, _memory } = match kind {
+    let Decoded { image, full, orientation, icc, _memory } = match kind {
         ImageKind::Jpeg => decode_jpeg(input, transform, limits)?,
         _ => decode_with_image(input, kind, transform, limits)?,
     };
+    let upright = if quarter_turn(orientation) { (full.1, full.0) } else { full };
     let image = orient::orient(image, orientation);
-    let upright = (image.width(), image.height());
-    let image = resize::fit(image, transform)?;
+    let image = resize::fit(image, transform.place(upright.0, upright.1), upright)?;
     let (width, height) = (image.width(), image.height());
     let icc = icc.filter(|p| icc_matches(p, &image));
     let format = transform.format;
@@ -243,6 +243,9 @@ pub fn tune_allocator() {
 
 struct Decoded {
     image: DynamicImage,
+    /// The stored size, before orientation; the image may have been decoded smaller (a JPEG at a
+    /// scaling factor), and the box is placed by this size.
+    full: (u32, u32),
     orientation: Orientation,
     icc: Option<Vec<u8>>,
     _memory: Reservation,

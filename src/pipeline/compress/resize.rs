@@ -8,12 +8,13 @@ use fast_image_resize::{
 use image::{DynamicImage, ImageBuffer};
 
 use super::CompressError;
-use crate::domain::transform::Transform;
+use crate::domain::transform::Placement;
 
-/// `image` (8-bit gray, RGB or RGBA, upright) placed in `transform`'s box; padding is opaque white.
-pub(super) fn fit(image: DynamicImage, transform: &Transform) -> Result<DynamicImage, CompressError> {
+/// `image` (8-bit gray, RGB or RGBA, upright) placed as `placed` says; padding is opaque white.
+/// `placed` was worked out on the image at its `full` (upright) size: one decoded smaller has the
+/// source area scaled to match.
+pub(super) fn fit(image: DynamicImage, placed: Placement, full: (u32, u32)) -> Result<DynamicImage, CompressError> {
     let (w, h) = (image.width(), image.height());
-    let placed = transform.place(w, h);
     if placed.scaled == (w, h) && placed.output == (w, h) {
         return Ok(image);
     }
@@ -29,12 +30,11 @@ pub(super) fn fit(image: DynamicImage, transform: &Transform) -> Result<DynamicI
         let (sw, sh) = placed.scaled;
         let mut dst = FirImage::new(sw, sh, pixel_type);
         let (x, y, cw, ch) = placed.source;
-        let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)).crop(
-            f64::from(x),
-            f64::from(y),
-            f64::from(cw),
-            f64::from(ch),
-        );
+        let (kx, ky) = (f64::from(w) / f64::from(full.0.max(1)), f64::from(h) / f64::from(full.1.max(1)));
+        let (cx, cy) = (f64::from(x) * kx, f64::from(y) * ky);
+        let (cw, ch) = ((f64::from(cw) * kx).min(f64::from(w) - cx), (f64::from(ch) * ky).min(f64::from(h) - cy));
+        let options =
+            ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)).crop(cx, cy, cw, ch);
         Resizer::new().resize(&src, &mut dst, &options).map_err(|e| err(&e))?;
         dst.into_vec()
     };

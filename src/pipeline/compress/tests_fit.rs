@@ -118,3 +118,41 @@ fn jpeg_and_gray_inputs_become_webp_and_png() {
         );
     }
 }
+
+#[test]
+fn small_boxes_decode_a_jpeg_at_the_smallest_scale_that_still_covers_them() {
+    use turbojpeg::ScalingFactor;
+    let scale = |w, h, t: Transform| super::jpeg::scale_for(&t, (w, h));
+    assert_eq!(scale(4000, 3000, boxed(256, 256, Fit::Cover)), ScalingFactor::ONE_EIGHTH);
+    assert_eq!(scale(4000, 3000, boxed(1024, 1024, Fit::Inside)), ScalingFactor::ONE_HALF);
+    assert_eq!(scale(4000, 3000, boxed(600, 600, Fit::Inside)), ScalingFactor::ONE_QUARTER);
+    assert_eq!(scale(4000, 3000, boxed(3000, 3000, Fit::Inside)), ScalingFactor::ONE);
+    assert_eq!(scale(4000, 3000, Transform::default()), ScalingFactor::ONE);
+}
+
+/// Peak signal-to-noise ratio of two same-size 8-bit buffers, in dB.
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let mse = a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>() / a.len() as f64;
+    10.0 * (255.0 * 255.0 / mse.max(1e-9)).log10()
+}
+
+#[test]
+fn a_thumbnail_from_a_scaled_decode_matches_the_full_size_path() {
+    // Smooth, with edges: what photographs are made of, rather than noise.
+    let picture = image::RgbImage::from_fn(1600, 1200, |x, y| {
+        let ring = ((x as f64 - 800.0).hypot(y as f64 - 600.0) / 40.0).sin();
+        image::Rgb([(x / 7) as u8, (y / 5) as u8, (127.0 + 120.0 * ring) as u8])
+    });
+    let input = rgb_jpeg(&picture, 92, Subsamp::Sub2x2);
+    for t in [boxed(256, 256, Fit::Cover), boxed(300, 300, Fit::Inside), boxed(200, 200, Fit::Contain)] {
+        let fast = decode_rgb(&compress_to(&input, q(95), &t, &LIMITS).unwrap().bytes);
+        let full = turbojpeg::decompress(&input, PixelFormat::RGB).unwrap();
+        let full = image::RgbImage::from_raw(full.width as u32, full.height as u32, full.pixels).unwrap();
+        let slow = resize::fit(DynamicImage::ImageRgb8(full), t.place(1600, 1200), (1600, 1200)).unwrap();
+        let slow = decode_rgb(&encode(&slow, q(95), None).unwrap());
+        assert_eq!(fast.dimensions(), slow.dimensions(), "{t:?}");
+        let db = psnr(fast.as_raw(), slow.as_raw());
+        assert!(db > 35.0, "{t:?}: {db:.1} dB against the full-size path");
+    }
+}
