@@ -1,13 +1,15 @@
 //! Throughput of `pipeline::compress` on a corpus of real photographs, on one thread and on every
-//! core. Run with `cargo bench --bench compress`; the corpus directory comes from
-//! `IMGBATCH_BENCH_CORPUS` (default `bench-corpus`).
+//! core: full-size JPEG, then each transformation row (a 256 cover thumbnail, fit inside 1024,
+//! WebP full size and at 1024). Run with `cargo bench --bench compress`; the corpus directory comes
+//! from `IMGBATCH_BENCH_CORPUS` (default `bench-corpus`).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use std::{env, fs, thread};
 
-use imgbatch::pipeline::compress::{ImageKind, Limits, compress, tune_allocator};
+use imgbatch::domain::transform::{Fit, OutputFormat, Transform};
+use imgbatch::pipeline::compress::{ImageKind, Limits, compress_to, tune_allocator};
 
 const QUALITY: u8 = 50;
 const PASSES: usize = 3;
@@ -39,31 +41,23 @@ fn main() {
     let bytes: u64 = corpus.iter().map(|(_, b)| b.len() as u64).sum();
     let threads = thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "compress bench: {} images, {:.1} MB from {}, JPEG quality {QUALITY}, median of {PASSES} passes",
+        "compress bench: {} images, {:.1} MB from {}, quality {QUALITY}, median of {PASSES} passes",
         corpus.len(),
         bytes as f64 / 1e6,
         dir.display()
     );
-    let warm_up = run_pass(&corpus, 1);
-    for failure in &warm_up.failures {
-        println!("  failed: {failure}");
-    }
-    println!("  {:.1} MP decoded per pass", warm_up.pixels as f64 / 1e6);
-    for n in [1, threads] {
-        let mut passes: Vec<Totals> = (0..PASSES).map(|_| run_pass(&corpus, n)).collect();
-        passes.sort_by_key(|t| t.elapsed);
-        let median = &passes[PASSES / 2];
-        let secs = median.elapsed.as_secs_f64();
-        let per_sec = median.images as f64 / secs;
-        println!(
-            "  {n} thread{s}: {per_sec:6.1} img/s ({:.1} per core), {:6.1} MP/s, out/in bytes {:.3}, \
-             passes {}",
-            per_sec / n as f64,
-            median.pixels as f64 / 1e6 / secs,
-            median.bytes_out as f64 / median.bytes_in as f64,
-            passes.iter().map(|t| format!("{:.2} s", t.elapsed.as_secs_f64())).collect::<Vec<_>>().join(", "),
-            s = if n == 1 { " " } else { "s" },
-        );
+    let boxed =
+        |side: u32, fit: Fit, format: OutputFormat| Transform { width: Some(side), height: Some(side), fit, format };
+    let rows = [
+        ("JPEG full size", Transform::default()),
+        ("thumbnail 256 cover", boxed(256, Fit::Cover, OutputFormat::Jpeg)),
+        ("fit inside 1024", boxed(1024, Fit::Inside, OutputFormat::Jpeg)),
+        ("WebP full size", Transform { format: OutputFormat::Webp, ..Transform::default() }),
+        ("WebP 1024", boxed(1024, Fit::Inside, OutputFormat::Webp)),
+    ];
+    for (label, transform) in rows {
+        println!("{label}:");
+        bench_row(&corpus, &transform, threads);
     }
     println!(
         "  peak RSS (VmHWM): {} (the corpus itself holds {:.0} MiB)",
@@ -74,6 +68,30 @@ fn main() {
         "reference on the same corpus (q50 full size, STACK-NOTES §6): sharp 0.35 18.7 img/s per core \
          (34.0 on 2 cores, out/in 0.241); Pillow optimize=True 21.2 (38.2 on 2 cores, out/in 0.240)"
     );
+}
+
+/// One row: a warm-up pass, then the median of [`PASSES`] on one thread and on every core.
+fn bench_row(corpus: &[(String, Vec<u8>)], transform: &Transform, threads: usize) {
+    let warm_up = run_pass(corpus, transform, 1);
+    for failure in &warm_up.failures {
+        println!("  failed: {failure}");
+    }
+    for n in [1, threads] {
+        let mut passes: Vec<Totals> = (0..PASSES).map(|_| run_pass(corpus, transform, n)).collect();
+        passes.sort_by_key(|t| t.elapsed);
+        let median = &passes[PASSES / 2];
+        let secs = median.elapsed.as_secs_f64();
+        let per_sec = median.images as f64 / secs;
+        println!(
+            "  {n} thread{s}: {per_sec:6.1} img/s ({:.1} per core), {:6.1} output MP/s, out/in bytes {:.3}, \
+             passes {}",
+            per_sec / n as f64,
+            median.pixels as f64 / 1e6 / secs,
+            median.bytes_out as f64 / median.bytes_in as f64,
+            passes.iter().map(|t| format!("{:.2} s", t.elapsed.as_secs_f64())).collect::<Vec<_>>().join(", "),
+            s = if n == 1 { " " } else { "s" },
+        );
+    }
 }
 
 /// Reads every file of `dir` that starts like a supported image, in name order.
@@ -92,7 +110,7 @@ fn load_corpus(dir: &Path) -> Option<Vec<(String, Vec<u8>)>> {
 }
 
 /// Compresses the whole corpus once on `threads` threads that take the next image from a shared index.
-fn run_pass(corpus: &[(String, Vec<u8>)], threads: usize) -> Totals {
+fn run_pass(corpus: &[(String, Vec<u8>)], transform: &Transform, threads: usize) -> Totals {
     let next = AtomicUsize::new(0);
     let start = Instant::now();
     let parts: Vec<Totals> = thread::scope(|scope| {
@@ -101,8 +119,8 @@ fn run_pass(corpus: &[(String, Vec<u8>)], threads: usize) -> Totals {
                 scope.spawn(|| {
                     let mut t = Totals::default();
                     while let Some((name, input)) = corpus.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        match compress(input, imgbatch::domain::quality::Quality::new(QUALITY.into()).unwrap(), &LIMITS)
-                        {
+                        let quality = imgbatch::domain::quality::Quality::new(QUALITY.into()).unwrap();
+                        match compress_to(input, quality, transform, &LIMITS) {
                             Ok(out) => {
                                 t.images += 1;
                                 t.pixels += u64::from(out.width) * u64::from(out.height);
