@@ -18,7 +18,8 @@ use crate::{error::ApiError, outage::Part};
     info(
         title = "imgbatch",
         description = "Upload a product CSV (`S. No.,Product Name,Input Image Urls`); imgbatch downloads \
-every image, compresses it to JPEG, and gives the CSV back with an `Output Image Urls` column. \
+every image, compresses it (JPEG by default; WebP or PNG with `format`, fitted to a box with `width`, \
+`height` and `fit`), and gives the CSV back with an `Output Image Urls` column. \
 Give a `webhook_url` to receive one signed call (Standard Webhooks, signed with your account's own \
 secret) when every image has finished.\n\n\
 Every `/api/v1` call but register and login needs `Authorization: Bearer <API key or token>`: \
