@@ -71,13 +71,17 @@ pub fn upload_body_limit(config: &crate::Config) -> u64 {
 /// A body that says it is larger than an upload can be is answered 413 before it is read, rather
 /// than after the client has sent (or promised and never sent) all of it.
 pub fn refuse_declared_oversize(state: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
-    let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    match declared {
+    match declared_length(headers) {
         Some(n) if n > upload_body_limit(&state.config) => {
             Err(ApiError::PayloadTooLarge { limit: state.config.max_upload_bytes.0 })
         }
         _ => Ok(()),
     }
+}
+
+/// The body length a request's `Content-Length` declares, if it declares one.
+pub fn declared_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
 }
 
 /// Reads the form into a validated submission.

@@ -134,11 +134,7 @@ async fn per_route_limits(request: Request, next: Next) -> Response {
     let request = match upload {
         true => request,
         false => {
-            let declared = request
-                .headers()
-                .get(axum::http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-            if declared.is_some_and(|n| n > JSON_BODY_LIMIT as u64) {
+            if extract::declared_length(request.headers()).is_some_and(|n| n > JSON_BODY_LIMIT as u64) {
                 return ApiError::PayloadTooLarge { limit: JSON_BODY_LIMIT as u64 }.into_response();
             }
             request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, JSON_BODY_LIMIT)))

@@ -169,12 +169,15 @@ pub async fn next_to_queue(db: &impl ConnectionTrait, tenant: &TenantId, n: u64)
         .await
 }
 
-/// Marks images of `tenant` as handed to the queue.
+/// Marks images of `tenant` as handed to the queue now (their lease, see [`queued_before`],
+/// starts again).
 pub async fn mark_queued(db: &impl ConnectionTrait, tenant: &TenantId, ids: &[ImageId]) -> Result<(), DbErr> {
+    let now = super::now();
     for chunk in ids.chunks(500) {
         Scope(tenant)
             .update::<image::Entity>()
             .col_expr(image::Column::Queued, true.into())
+            .col_expr(image::Column::UpdatedAt, now.into())
             .filter(image::Column::Id.is_in(chunk.iter().copied()))
             .exec(db)
             .await?;
@@ -218,17 +221,4 @@ pub async fn queued_before(
         .into_tuple()
         .all(db)
         .await
-}
-
-/// Notes that images of `tenant` were handed to the queue again now.
-pub async fn touch(db: &impl ConnectionTrait, tenant: &TenantId, ids: &[ImageId]) -> Result<(), DbErr> {
-    for chunk in ids.chunks(500) {
-        Scope(tenant)
-            .update::<image::Entity>()
-            .col_expr(image::Column::UpdatedAt, super::now().into())
-            .filter(image::Column::Id.is_in(chunk.iter().copied()))
-            .exec(db)
-            .await?;
-    }
-    Ok(())
 }

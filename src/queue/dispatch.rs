@@ -72,7 +72,7 @@ pub async fn requeue_stale(state: &AppState, lease: std::time::Duration) -> anyh
     let mut queued = 0;
     for (tenant, ids) in by_tenant {
         state.queue.push_images(&tenant, &ids).await?;
-        db::images::touch(&state.db, &tenant, &ids).await?;
+        db::images::mark_queued(&state.db, &tenant, &ids).await?;
         queued += ids.len();
     }
     Ok(queued)

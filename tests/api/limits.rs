@@ -91,3 +91,24 @@ async fn guesses_sent_all_at_once_are_counted_before_any_is_checked() {
     let refused = answers.iter().filter(|a| a.as_ref().unwrap().status() == 429).count();
     assert_eq!((checked, refused), (10, 20), "at most 10 guesses per email are ever checked");
 }
+
+#[tokio::test]
+async fn one_address_registers_at_most_20_accounts_an_hour_and_fails_100_sign_ins_in_15_minutes() {
+    let app = TestApp::spawn().await;
+    let open = ApiClient::new(&app.base);
+    let call = |route: &str, email: String| {
+        let body = serde_json::json!({"email": email, "password": "correct horse battery"});
+        open.http.post(format!("{}/api/v1/auth/{route}", app.base)).json(&body).send()
+    };
+    for i in 0..20 {
+        assert_eq!(call("register", format!("farm{i}@example.com")).await.unwrap().status(), 201, "account {i}");
+    }
+    let detail = assert_limited(call("register", "farm20@example.com".into()).await.unwrap(), 3600).await;
+    assert!(detail.contains("this address"), "{detail}");
+    // One failure for each of 100 emails: the address's limit, not any email's.
+    for i in 0..100 {
+        assert_eq!(call("login", format!("nobody{i}@example.com")).await.unwrap().status(), 401, "guess {i}");
+    }
+    let detail = assert_limited(call("login", "farm0@example.com".into()).await.unwrap(), 15 * 60).await;
+    assert!(detail.contains("this address"), "{detail}");
+}
