@@ -111,6 +111,12 @@ pub struct Config {
     #[arg(long, env = "IMGBATCH_WORKER_HEARTBEAT", default_value = "5s", value_parser = parse_duration)]
     pub worker_heartbeat: Duration,
 
+    /// How long finished requests and jobs are kept (`30d`, `12h`): older ones, with their rows,
+    /// uploaded inputs and outputs (an output shared with a newer row stays), are removed by the
+    /// recovery pass every minute [unset: kept until deleted].
+    #[arg(long, env = "IMGBATCH_RETENTION", value_parser = parse_duration)]
+    pub retention: Option<Duration>,
+
     /// Authentication, tokens, webhook secret rotation and per-tenant limits.
     #[command(flatten)]
     pub access: crate::auth::settings::AccessSettings,

@@ -54,6 +54,12 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// The body is not a kind this route takes (a job's upload that is not an image by its bytes).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A job that failed: its result is the reason.
+    #[error("the job failed: {0}")]
+    JobFailed(String),
     /// The CSV is invalid; every problem found.
     #[error("the CSV is invalid")]
     InvalidCsv(Vec<CsvProblem>),
@@ -134,6 +140,8 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::JobFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InvalidCsv(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -152,6 +160,8 @@ impl ApiError {
             Self::Conflict(_) => ("conflict", "Not available yet"),
             Self::Timeout { .. } => ("request-timeout", "The request took too long"),
             Self::PayloadTooLarge { .. } => ("payload-too-large", "The body is too large"),
+            Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Not an image"),
+            Self::JobFailed(_) => ("job-failed", "The job failed"),
             Self::InvalidCsv(_) => ("invalid-csv", "The CSV is invalid"),
             Self::Unavailable { .. } => ("unavailable", "A dependency is unavailable"),
             Self::Internal(_) => ("internal", "Internal error"),
@@ -217,6 +227,15 @@ impl From<NotAccepted> for ApiError {
         match e.part {
             Part::Database if !unreachable_db(&e.error) => Self::Internal(e.into()),
             part => Self::unavailable(part, &format!("{:#}", e.error)),
+        }
+    }
+}
+
+impl From<crate::retention::PurgeFailed> for ApiError {
+    fn from(e: crate::retention::PurgeFailed) -> Self {
+        match e {
+            crate::retention::PurgeFailed::Db(e) => e.into(),
+            crate::retention::PurgeFailed::Storage(e) => Self::unavailable(Part::Storage, &format!("{e:#}")),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod net;
 pub mod outage;
 pub mod pipeline;
 pub mod queue;
+pub mod retention;
 pub mod server;
 pub mod startup;
 pub mod state;

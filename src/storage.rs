@@ -22,21 +22,46 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::transform::OutputFormat;
 
-/// The key of a stored output: the SHA-256 of its bytes and its extension.
+/// The key of a stored object: for an output, the SHA-256 of its bytes and its extension; for an
+/// uploaded input (never served), `inputs/` and the SHA-256 of its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageKey(String);
+
+/// The prefix of uploaded inputs' keys.
+const INPUTS: &str = "inputs/";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let mut hex = String::with_capacity(64 + 8);
+    for b in Sha256::digest(bytes) {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
 
 impl StorageKey {
     /// The key of an output with these bytes, in `format`.
     pub fn for_output(bytes: &[u8], format: OutputFormat) -> Self {
-        let hash = Sha256::digest(bytes);
-        let mut hex = String::with_capacity(64 + 5);
-        for b in hash {
-            hex.push_str(&format!("{b:02x}"));
-        }
+        let mut hex = sha256_hex(bytes);
         hex.push('.');
         hex.push_str(format.extension());
         Self(hex)
+    }
+
+    /// The key of an uploaded input with these bytes.
+    pub fn for_input(bytes: &[u8]) -> Self {
+        Self(format!("{INPUTS}{}", sha256_hex(bytes)))
+    }
+
+    /// A key read back from a row: an output's or an input's.
+    pub fn from_stored(s: &str) -> Option<Self> {
+        match s.strip_prefix(INPUTS) {
+            Some(hash) => is_hash(hash).then(|| Self(s.to_owned())),
+            None => Self::parse(s),
+        }
     }
 
     /// The key of a JPEG with these bytes.
@@ -47,9 +72,7 @@ impl StorageKey {
     /// Parses a key from a URL path segment; only keys this service could have made are accepted.
     pub fn parse(s: &str) -> Option<Self> {
         let (hash, ext) = s.split_once('.')?;
-        let ok = hash.len() == 64
-            && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            && OutputFormat::from_extension(ext).is_some();
+        let ok = is_hash(hash) && OutputFormat::from_extension(ext).is_some();
         ok.then(|| Self(s.to_owned()))
     }
 
@@ -65,7 +88,10 @@ impl StorageKey {
     }
 
     fn path(&self) -> Path {
-        Path::from(format!("images/{}/{}", &self.0[..2], self.0))
+        match self.0.strip_prefix(INPUTS) {
+            Some(hash) => Path::from(format!("inputs/{}/{hash}", &hash[..2])),
+            None => Path::from(format!("images/{}/{}", &self.0[..2], self.0)),
+        }
     }
 }
 
@@ -170,6 +196,21 @@ impl Storage {
         }
     }
 
+    /// Removes what is stored under a key; removing what is not there is harmless.
+    pub async fn delete(&self, key: &StorageKey) -> anyhow::Result<()> {
+        match self.store.delete(&key.path()).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("deleting {}", key.as_str()))),
+        }
+    }
+
+    /// Paths of every object stored under a top-level `prefix` (`images` or `inputs`).
+    pub async fn keys(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        use futures::TryStreamExt;
+        let listed: Vec<_> = self.store.list(Some(&Path::from(prefix))).try_collect().await?;
+        Ok(listed.into_iter().map(|meta| meta.location.to_string()).collect())
+    }
+
     /// Checks that the store answers: a listing fails on a missing bucket, where a lookup of one
     /// key would only say "not found".
     pub async fn ping(&self) -> anyhow::Result<()> {
@@ -198,6 +239,11 @@ mod tests {
         assert_eq!(key.as_str(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.jpg");
         assert_eq!(StorageKey::parse(key.as_str()), Some(key));
         assert_eq!(StorageKey::parse("../etc/passwd"), None);
+        let input = StorageKey::for_input(b"abc");
+        assert_eq!(input.as_str(), "inputs/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(StorageKey::parse(input.as_str()), None, "inputs are never served");
+        assert_eq!(StorageKey::from_stored(input.as_str()), Some(input));
+        assert_eq!(StorageKey::from_stored("inputs/../x"), None);
         assert_eq!(StorageKey::parse("abc.jpg"), None);
     }
 

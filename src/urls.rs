@@ -25,6 +25,16 @@ impl Urls {
         format!("{}/api/v1/requests/{id}/output.csv", self.base)
     }
 
+    /// A job's status.
+    pub fn job(&self, id: RequestId) -> String {
+        format!("{}/api/v1/jobs/{id}", self.base)
+    }
+
+    /// A job's result (a redirect to its output once it has one).
+    pub fn job_result(&self, id: RequestId) -> String {
+        format!("{}/api/v1/jobs/{id}/result", self.base)
+    }
+
     /// A stored output, by its key.
     pub fn file(&self, key: &str) -> String {
         format!("{}/files/{key}", self.base)
@@ -41,6 +51,7 @@ mod tests {
         let id: RequestId = "01937a1e-8f0c-7cc1-9a51-3c1f2d7e4b10".parse().unwrap();
         assert_eq!(urls.request(id), "https://img.example.com/api/v1/requests/01937a1e-8f0c-7cc1-9a51-3c1f2d7e4b10");
         assert!(urls.output_csv(id).ends_with("/01937a1e-8f0c-7cc1-9a51-3c1f2d7e4b10/output.csv"));
+        assert!(urls.job_result(id).ends_with("/api/v1/jobs/01937a1e-8f0c-7cc1-9a51-3c1f2d7e4b10/result"));
         assert_eq!(urls.file("ab.jpg"), "https://img.example.com/files/ab.jpg");
     }
 }

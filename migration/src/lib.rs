@@ -7,6 +7,7 @@ mod m20261125_000001_create_tables;
 mod m20261202_000001_accounts;
 mod m20261202_000002_queue_windows;
 mod m20261202_000003_request_transforms;
+mod m20261202_000004_jobs;
 
 /// Every migration of imgbatch, in order.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_accounts::Migration),
             Box::new(m20261202_000002_queue_windows::Migration),
             Box::new(m20261202_000003_request_transforms::Migration),
+            Box::new(m20261202_000004_jobs::Migration),
         ]
     }
 }

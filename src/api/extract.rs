@@ -127,7 +127,7 @@ pub async fn read_upload(state: &AppState, mut form: Multipart) -> Result<Submis
 
 /// Checks a webhook URL now, so a merchant learns at once that it can never be called: its
 /// scheme, and unless private URLs are allowed, the addresses its host resolves to.
-async fn parse_webhook_url(raw: &str, allow_private: bool) -> Result<url::Url, ApiError> {
+pub(super) async fn parse_webhook_url(raw: &str, allow_private: bool) -> Result<url::Url, ApiError> {
     let raw = raw.trim();
     let url = check_url(raw).map_err(|why| ApiError::bad_request(format!("webhook_url {why}")))?;
     let host = url.host_str().unwrap_or_default();
@@ -138,19 +138,19 @@ async fn parse_webhook_url(raw: &str, allow_private: bool) -> Result<url::Url, A
     Ok(url)
 }
 
-fn non_empty(s: String) -> Option<String> {
+pub(super) fn non_empty(s: String) -> Option<String> {
     (!s.trim().is_empty()).then_some(s)
 }
 
 /// Maps a multipart error: the whole body over its limit is a 413, anything else a 400.
-fn broken(limit: u64) -> impl Fn(axum::extract::multipart::MultipartError) -> ApiError {
+pub(super) fn broken(limit: u64) -> impl Fn(axum::extract::multipart::MultipartError) -> ApiError {
     move |e| match e.status() {
         axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
         _ => ApiError::bad_request(format!("the multipart body is broken: {}", e.body_text())),
     }
 }
 
-async fn read_text(mut field: Field<'_>, limit: u64) -> Result<String, ApiError> {
+pub(super) async fn read_text(mut field: Field<'_>, limit: u64) -> Result<String, ApiError> {
     let name = field.name().unwrap_or_default().to_owned();
     let mut buf = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(broken(limit))? {
@@ -249,6 +249,11 @@ pub async fn find_request(state: &AppState, tenant: &TenantId, id: RequestId) ->
 /// Validated paging parameters.
 pub fn check_page(page: Result<Query<Pagination>, QueryRejection>) -> Result<Pagination, ApiError> {
     let Query(page) = page.map_err(|e| ApiError::bad_request(format!("bad paging parameters: {}", e.body_text())))?;
+    check_bounds(page)
+}
+
+/// Paging parameters within their bounds.
+pub fn check_bounds(page: Pagination) -> Result<Pagination, ApiError> {
     if !(1..=1000).contains(&page.limit) {
         return Err(ApiError::bad_request(format!("limit must be from 1 to 1000, got {}", page.limit)));
     }

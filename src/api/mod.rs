@@ -7,6 +7,8 @@ pub mod dto;
 pub mod extract;
 pub mod files;
 pub mod health;
+pub mod job_input;
+pub mod jobs;
 pub mod keys;
 pub mod limits;
 pub mod openapi;
@@ -51,11 +53,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(secrets::get_secret))
         .routes(routes!(secrets::rotate_secret))
         .routes(routes!(requests::create_request, requests::list_requests))
-        .routes(routes!(requests::get_request))
+        .routes(routes!(requests::get_request, requests::delete_request))
         .routes(routes!(products::list_products))
         .routes(routes!(output::get_output_csv))
         .routes(routes!(webhooks::get_webhook))
         .routes(routes!(webhooks::redeliver_webhook))
+        .routes(routes!(jobs::create_job, jobs::list_jobs))
+        .routes(routes!(jobs::get_job, jobs::delete_job))
+        .routes(routes!(jobs::get_job_result))
+        .routes(routes!(webhooks::get_job_webhook))
+        .routes(routes!(webhooks::redeliver_job_webhook))
         .routes(routes!(files::get_file))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -72,15 +79,17 @@ pub fn split() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The application's router: the API, `/api-docs/openapi.json` and Swagger UI at `/swagger-ui/`.
 pub fn router(state: AppState) -> Router {
     let (router, api) = split();
-    let body_limit = usize::try_from(extract::upload_body_limit(&state.config)).unwrap_or(usize::MAX);
+    let largest = extract::upload_body_limit(&state.config).max(job_input::job_body_limit(&state.config));
+    let body_limit = usize::try_from(largest).unwrap_or(usize::MAX);
     router
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", api))
-        // The upload counts its file against IMGBATCH_MAX_UPLOAD_BYTES itself; this bounds the
-        // whole body (other fields, multipart framing) a little above it.
+        // The upload counts its file against IMGBATCH_MAX_UPLOAD_BYTES itself, and a job its image
+        // against IMGBATCH_MAX_IMAGE_BYTES; this bounds the whole body (other fields, multipart
+        // framing, base64) a little above the larger.
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), track_outages))
-        .layer(middleware::from_fn(per_route_limits))
+        .layer(middleware::from_fn_with_state(state.clone(), per_route_limits))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
@@ -127,22 +136,30 @@ pub const JSON_BODY_LIMIT: usize = 64 << 10;
 /// and what it had begun is undone (an upload's transaction rolls back, or its unaccepted rows
 /// are removed by the recovery pass). A body over its route's limit is answered 413: at once when
 /// its length says so, else when reading passes the limit. (The upload counts its CSV against
-/// `IMGBATCH_MAX_UPLOAD_BYTES` itself.)
-async fn per_route_limits(request: Request, next: Next) -> Response {
-    let upload = request.method() == Method::POST && request.uri().path() == "/api/v1/requests";
-    let limit = if upload { UPLOAD_TIMEOUT } else { REQUEST_TIMEOUT };
-    let request = match upload {
-        true => request,
-        false => {
-            if extract::declared_length(request.headers()).is_some_and(|n| n > JSON_BODY_LIMIT as u64) {
-                return ApiError::PayloadTooLarge { limit: JSON_BODY_LIMIT as u64 }.into_response();
+/// `IMGBATCH_MAX_UPLOAD_BYTES`, and a job its image against `IMGBATCH_MAX_IMAGE_BYTES`, themselves.)
+async fn per_route_limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let post = request.method() == Method::POST;
+    let (time, body) = match request.uri().path() {
+        "/api/v1/requests" if post => (UPLOAD_TIMEOUT, None),
+        // A job's body is its image in base64 at most; the answer names the image's limit.
+        "/api/v1/jobs" if post => {
+            (UPLOAD_TIMEOUT, Some((job_input::job_body_limit(&state.config), state.config.max_image_bytes.0)))
+        }
+        _ => (REQUEST_TIMEOUT, Some((JSON_BODY_LIMIT as u64, JSON_BODY_LIMIT as u64))),
+    };
+    let request = match body {
+        None => request,
+        Some((limit, shown)) => {
+            if extract::declared_length(request.headers()).is_some_and(|n| n > limit) {
+                return ApiError::PayloadTooLarge { limit: shown }.into_response();
             }
-            request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, JSON_BODY_LIMIT)))
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, limit)))
         }
     };
-    match tokio::time::timeout(limit, next.run(request)).await {
+    match tokio::time::timeout(time, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::Timeout { secs: limit.as_secs() }.into_response(),
+        Err(_) => ApiError::Timeout { secs: time.as_secs() }.into_response(),
     }
 }
 

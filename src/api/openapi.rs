@@ -20,8 +20,9 @@ use crate::{error::ApiError, outage::Part};
         description = "Upload a product CSV (`S. No.,Product Name,Input Image Urls`); imgbatch downloads \
 every image, compresses it (JPEG by default; WebP or PNG with `format`, fitted to a box with `width`, \
 `height` and `fit`), and gives the CSV back with an `Output Image Urls` column. \
-Give a `webhook_url` to receive one signed call (Standard Webhooks, signed with your account's own \
-secret) when every image has finished.\n\n\
+Or submit one image as a job (`POST /api/v1/jobs`: multipart, base64 JSON or a URL) and fetch its \
+result. Give a `webhook_url` to receive one signed call (Standard Webhooks, signed with your \
+account's own secret, `request.completed` or `job.completed`) when it has finished.\n\n\
 Every `/api/v1` call but register and login needs `Authorization: Bearer <API key or token>`: \
 an API key (`ib_…`, from `POST /api/v1/api-keys` or printed by the server's first start) or a token \
 from `POST /api/v1/auth/login`. Each account sees only its own requests; another account's ids \
@@ -32,11 +33,12 @@ Errors are `application/problem+json` (RFC 9457).",
     tags(
         (name = "accounts", description = "Accounts, sign-in and API keys"),
         (name = "requests", description = "Upload a CSV and follow its processing"),
+        (name = "jobs", description = "One image in (multipart, base64 or URL), one result out"),
         (name = "webhooks", description = "Completion webhooks and their signing secret"),
         (name = "files", description = "Compressed images"),
         (name = "health", description = "Liveness and readiness")
     ),
-    components(schemas(crate::domain::event::RequestCompleted))
+    components(schemas(crate::domain::event::RequestCompleted, crate::domain::job::JobCompleted))
 )]
 pub struct ApiDoc;
 
@@ -102,6 +104,7 @@ fn example_error(code: &str, path: &str) -> Option<ApiError> {
     Some(match code {
         "404" if path.starts_with("/api/v1/api-keys") => ApiError::NotFound("API key"),
         "404" if path.starts_with("/files") => ApiError::NotFound("file"),
+        "404" if path.starts_with("/api/v1/jobs") => ApiError::NotFound("job"),
         "404" => ApiError::NotFound("request"),
         "400" => ApiError::bad_request("expected a JSON body: missing field `name`"),
         "403" => ApiError::Forbidden(

@@ -18,6 +18,7 @@ use crate::{
     domain::status::RequestStatus,
     error::{ApiError, Problem, Result},
     queue::intake,
+    retention,
     state::AppState,
 };
 
@@ -120,4 +121,38 @@ pub async fn get_request(
 ) -> Result<Json<RequestOut>> {
     let request = find_request(&state, &tenant, id).await?;
     Ok(Json(RequestOut::new(request, &state.urls)))
+}
+
+/// Delete a request
+///
+/// Removes the finished request, its rows, and its stored images (an image another request or job
+/// also produced stays for that one). Its URLs answer 404 after. If this fails part-way (503),
+/// call it again to finish.
+#[utoipa::path(
+    delete, path = "/api/v1/requests/{id}", tag = "requests",
+    params(("id" = String, Path, description = "The request id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such request", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request has not finished yet", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "https://imgbatch.dev/problems/conflict", "title": "Not available yet", "status": 409,
+                "detail": "the request is still processing; delete it once it has finished"})),
+        (status = 503, description = "The database or the store is down; call again to finish", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub async fn delete_request(
+    State(state): State<AppState>,
+    Caller(tenant): Caller,
+    RequestPath(id): RequestPath,
+) -> Result<StatusCode> {
+    let request = find_request(&state, &tenant, id).await?;
+    if !request.status.is_final() {
+        return Err(ApiError::Conflict(format!(
+            "the request is still {}; delete it once it has finished",
+            request.status
+        )));
+    }
+    retention::purge(&state, &tenant, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -3,6 +3,8 @@
 
 pub mod entities;
 pub mod images;
+pub mod jobs;
+pub mod purge;
 pub mod requests;
 pub mod scope;
 pub mod settings;

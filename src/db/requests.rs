@@ -15,7 +15,7 @@ use crate::{
     domain::{
         ids::{ImageId, ProductId, RequestId, TenantId},
         quality::Quality,
-        status::{ImageStatus, RequestStatus},
+        status::{ImageStatus, RequestKind, RequestStatus},
         transform::Transform,
     },
     manifest::Manifest,
@@ -46,65 +46,20 @@ pub async fn insert_manifest(
     manifest: &Manifest,
 ) -> Result<Vec<ImageId>, DbErr> {
     let now = super::now();
-    let request_id = new.id;
-    let tenant = new.tenant;
-    request::Entity::insert(request::ActiveModel {
-        id: Set(request_id),
-        tenant_id: Set(tenant.clone()),
-        status: Set(RequestStatus::Queued),
-        accepted: Set(false),
-        webhook_url: Set(new.webhook_url.map(str::to_owned)),
-        quality: Set(new.quality),
-        products: Set(manifest.products.len() as i32),
-        images: Set(manifest.image_count() as i32),
-        succeeded: Set(0),
-        failed: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
-        completed_at: Set(None),
-        box_width: Set(new.transform.width.map(|n| n as i32)),
-        box_height: Set(new.transform.height.map(|n| n as i32)),
-        fit: Set(new.transform.fit),
-        format: Set(new.transform.format),
-    })
-    .exec(txn)
-    .await?;
-
+    let (request_id, tenant) = (new.id, new.tenant);
+    insert_row(txn, &new, RequestKind::Request, manifest.products.len(), manifest.image_count(), now).await?;
     let mut products = Vec::with_capacity(manifest.products.len());
     let mut images = Vec::with_capacity(manifest.image_count());
     let mut image_ids = Vec::with_capacity(manifest.image_count());
     for (position, p) in manifest.products.iter().enumerate() {
+        let product =
+            NewProduct { position, line: p.line as i64, serial_number: p.serial_number.get(), name: p.name.as_str() };
         let product_id = ProductId::new();
-        products.push(product::ActiveModel {
-            id: Set(product_id),
-            tenant_id: Set(tenant.clone()),
-            request_id: Set(request_id),
-            position: Set(position as i32),
-            line: Set(p.line as i64),
-            serial_number: Set(p.serial_number.get()),
-            name: Set(p.name.as_str().to_owned()),
-        });
+        products.push(product_row(tenant, request_id, product_id, product));
         for (i, url) in p.image_urls.iter().enumerate() {
             let id = ImageId::new();
             image_ids.push(id);
-            images.push(image::ActiveModel {
-                id: Set(id),
-                tenant_id: Set(tenant.clone()),
-                request_id: Set(request_id),
-                product_id: Set(product_id),
-                position: Set(i as i32),
-                input_url: Set(url.as_str().to_owned()),
-                status: Set(ImageStatus::Pending),
-                attempts: Set(0),
-                error: Set(None),
-                output_key: Set(None),
-                input_bytes: Set(None),
-                output_bytes: Set(None),
-                width: Set(None),
-                height: Set(None),
-                updated_at: Set(now),
-                queued: Set(false),
-            });
+            images.push(image_row(tenant, (request_id, product_id, id), i, url.as_str(), None, now));
         }
     }
     while !products.is_empty() {
@@ -118,28 +73,129 @@ pub async fn insert_manifest(
     Ok(image_ids)
 }
 
-/// One accepted request of `tenant` by id.
+/// Writes a request's own row (not accepted yet, no image finished).
+pub(super) async fn insert_row(
+    txn: &impl ConnectionTrait,
+    new: &NewRequest<'_>,
+    kind: RequestKind,
+    products: usize,
+    images: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    request::Entity::insert(request::ActiveModel {
+        id: Set(new.id),
+        tenant_id: Set(new.tenant.clone()),
+        status: Set(RequestStatus::Queued),
+        accepted: Set(false),
+        webhook_url: Set(new.webhook_url.map(str::to_owned)),
+        quality: Set(new.quality),
+        products: Set(products as i32),
+        images: Set(images as i32),
+        succeeded: Set(0),
+        failed: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        completed_at: Set(None),
+        box_width: Set(new.transform.width.map(|n| n as i32)),
+        box_height: Set(new.transform.height.map(|n| n as i32)),
+        fit: Set(new.transform.fit),
+        format: Set(new.transform.format),
+        kind: Set(kind),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// One product row to write.
+pub(super) struct NewProduct<'a> {
+    pub position: usize,
+    pub line: i64,
+    pub serial_number: i64,
+    pub name: &'a str,
+}
+
+pub(super) fn product_row(
+    tenant: &TenantId,
+    request: RequestId,
+    id: ProductId,
+    p: NewProduct<'_>,
+) -> product::ActiveModel {
+    product::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant.clone()),
+        request_id: Set(request),
+        position: Set(p.position as i32),
+        line: Set(p.line),
+        serial_number: Set(p.serial_number),
+        name: Set(p.name.to_owned()),
+    }
+}
+
+/// A pending image row: fetched from `url`, or read from the store under `input_key`.
+pub(super) fn image_row(
+    tenant: &TenantId,
+    (request, product, id): (RequestId, ProductId, ImageId),
+    position: usize,
+    url: &str,
+    input_key: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> image::ActiveModel {
+    image::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant.clone()),
+        request_id: Set(request),
+        product_id: Set(product),
+        position: Set(position as i32),
+        input_url: Set(url.to_owned()),
+        status: Set(ImageStatus::Pending),
+        attempts: Set(0),
+        error: Set(None),
+        output_key: Set(None),
+        input_bytes: Set(None),
+        output_bytes: Set(None),
+        width: Set(None),
+        height: Set(None),
+        updated_at: Set(now),
+        queued: Set(false),
+        input_key: Set(input_key.map(str::to_owned)),
+    }
+}
+
+/// One accepted CSV request of `tenant` by id.
 pub async fn find(
     db: &impl ConnectionTrait,
     tenant: &TenantId,
     id: RequestId,
 ) -> Result<Option<request::Model>, DbErr> {
-    Scope(tenant)
-        .find::<request::Entity>()
-        .filter(request::Column::Id.eq(id))
-        .filter(request::Column::Accepted.eq(true))
-        .one(db)
-        .await
+    accepted(tenant, RequestKind::Request).filter(request::Column::Id.eq(id)).one(db).await
 }
 
-/// A page of `tenant`'s requests, newest first, and the total count.
+/// A page of `tenant`'s CSV requests, newest first, and the total count.
 pub async fn list(
     db: &impl ConnectionTrait,
     tenant: &TenantId,
     offset: u64,
     limit: u64,
 ) -> Result<(Vec<request::Model>, u64), DbErr> {
-    let query = Scope(tenant).find::<request::Entity>().filter(request::Column::Accepted.eq(true));
+    newest_first(db, accepted(tenant, RequestKind::Request), offset, limit).await
+}
+
+/// `tenant`'s accepted requests of one kind.
+pub(super) fn accepted(tenant: &TenantId, kind: RequestKind) -> sea_orm::Select<request::Entity> {
+    Scope(tenant)
+        .find::<request::Entity>()
+        .filter(request::Column::Kind.eq(kind))
+        .filter(request::Column::Accepted.eq(true))
+}
+
+/// A page of what `query` matches, newest first, and the total it matches.
+pub(super) async fn newest_first(
+    db: &impl ConnectionTrait,
+    query: sea_orm::Select<request::Entity>,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<request::Model>, u64), DbErr> {
     let total = query.clone().count(db).await?;
     let rows = query
         .order_by_desc(request::Column::CreatedAt)

@@ -3,6 +3,7 @@
 
 pub mod event;
 pub mod ids;
+pub mod job;
 pub mod product;
 pub mod quality;
 pub mod status;

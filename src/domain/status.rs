@@ -1,4 +1,4 @@
-//! Request, image and delivery statuses, and the one rule that turns image outcomes into a
+//! Request, job, image and delivery statuses, request kinds, and the one rule that turns image outcomes into a
 //! request status. Each is stored by its name and typed in the entities: a name that is not one
 //! of these is an error when the row is read, never a default.
 
@@ -123,6 +123,66 @@ named!(DeliveryState, "delivery state", {
     Failed => "failed",
 });
 
+/// What a request row is: an uploaded CSV, or a single-image job (one product, one image).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, DeriveValueType)]
+#[serde(rename_all = "snake_case")]
+#[sea_orm(value_type = "String")]
+pub enum RequestKind {
+    /// A product CSV (`/api/v1/requests`).
+    Request,
+    /// One image (`/api/v1/jobs`).
+    Job,
+}
+
+named!(RequestKind, "request kind", {
+    Request => "request",
+    Job => "job",
+});
+
+/// Where a single-image job stands, as `/api/v1/jobs` shows it: its request's status, read for
+/// one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Accepted; not started yet.
+    Queued,
+    /// Being fetched, processed or stored.
+    Processing,
+    /// The result is stored; `result` describes it.
+    Succeeded,
+    /// Given up on; `error` says why.
+    Failed,
+}
+
+named!(JobStatus, "job status", {
+    Queued => "queued",
+    Processing => "processing",
+    Succeeded => "succeeded",
+    Failed => "failed",
+});
+
+impl JobStatus {
+    /// The job status of a job's request status.
+    pub fn of(status: RequestStatus) -> Self {
+        match status {
+            RequestStatus::Queued => Self::Queued,
+            RequestStatus::Processing => Self::Processing,
+            RequestStatus::Completed => Self::Succeeded,
+            RequestStatus::CompletedWithErrors | RequestStatus::Failed => Self::Failed,
+        }
+    }
+
+    /// The request statuses a job with this status can have (for filtering).
+    pub fn request_statuses(self) -> &'static [RequestStatus] {
+        match self {
+            Self::Queued => &[RequestStatus::Queued],
+            Self::Processing => &[RequestStatus::Processing],
+            Self::Succeeded => &[RequestStatus::Completed],
+            Self::Failed => &[RequestStatus::CompletedWithErrors, RequestStatus::Failed],
+        }
+    }
+}
+
 /// Who vouches for a tenant: imgbatch itself, or an outside identity provider whose tokens made
 /// it on first use. An outside token is accepted only for an outside tenant, so that no
 /// provider's `sub` can name an account made here.
@@ -198,6 +258,23 @@ mod tests {
         for s in [ImageStatus::Pending, ImageStatus::Succeeded, ImageStatus::Failed] {
             assert_eq!(s.as_str().parse::<ImageStatus>().unwrap(), s);
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
+
+    #[test]
+    fn a_job_status_filter_matches_exactly_the_statuses_shown_as_it() {
+        let all = [
+            RequestStatus::Queued,
+            RequestStatus::Processing,
+            RequestStatus::Completed,
+            RequestStatus::CompletedWithErrors,
+            RequestStatus::Failed,
+        ];
+        for job in [JobStatus::Queued, JobStatus::Processing, JobStatus::Succeeded, JobStatus::Failed] {
+            for request in all {
+                assert_eq!(job.request_statuses().contains(&request), JobStatus::of(request) == job, "{job} {request}");
+            }
+            assert_eq!(job.as_str().parse::<JobStatus>().unwrap(), job);
         }
     }
 

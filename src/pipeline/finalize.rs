@@ -1,5 +1,6 @@
-//! Recording an image's outcome, and finishing its request exactly once: the last image's
-//! transaction sets the final status and writes the webhook delivery (an outbox row), so a crash
+//! Recording an image's outcome, and finishing its request (or job) exactly once: the last image's
+//! transaction sets the final status and writes the webhook delivery (an outbox row: a
+//! `request.completed` or `job.completed` event), so a crash
 //! between finishing and sending loses nothing.
 
 use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
@@ -13,7 +14,8 @@ use crate::{
     domain::{
         event::{CompletedData, RequestCompleted},
         ids::DeliveryId,
-        status::RequestStatus,
+        job::JobCompleted,
+        status::{RequestKind, RequestStatus},
     },
     state::AppState,
     urls::Urls,
@@ -60,13 +62,22 @@ pub async fn finish_if_done(
     let Some(url) = &request.webhook_url else {
         return Ok(None);
     };
-    let event = RequestCompleted::new(CompletedData {
-        request_id: request.id,
-        status,
-        counts: request.counts(),
-        output_csv_url: urls.output_csv(request.id),
-        completed_at,
-    });
-    let payload = serde_json::to_string(&event).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let encode = |e: serde_json::Error| DbErr::Custom(e.to_string());
+    let payload = match request.kind {
+        RequestKind::Request => serde_json::to_string(&RequestCompleted::new(CompletedData {
+            request_id: request.id,
+            status,
+            counts: request.counts(),
+            output_csv_url: urls.output_csv(request.id),
+            completed_at,
+        })),
+        // The job as `GET` now shows it, read back in this transaction.
+        RequestKind::Job => {
+            let job = db::jobs::find(txn, &request.tenant_id, request.id).await?;
+            let job = job.ok_or_else(|| DbErr::RecordNotFound(format!("job {}", request.id)))?;
+            serde_json::to_string(&JobCompleted::new(job.view(urls)))
+        }
+    }
+    .map_err(encode)?;
     db::webhooks::insert_delivery(txn, &request.tenant_id, request.id, url, &payload).await.map(Some)
 }

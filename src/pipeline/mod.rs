@@ -16,7 +16,7 @@ use self::{
 use crate::{
     db::{
         self,
-        entities::image,
+        entities::image::{self, Source},
         images::{Outcome, Stored},
     },
     domain::{
@@ -120,11 +120,17 @@ async fn attempt_image(
     transform: Transform,
 ) -> Result<Stored, Attempt> {
     let config = &state.config;
-    let url = url::Url::parse(&img.input_url).permanent()?;
-    let download = Instant::now();
-    let input = fetch::fetch(&state.image_http, &url, config.max_image_bytes.0, config.allow_private_urls).await;
-    state.metrics.download.observe(download.elapsed());
-    let input = input?;
+    let input = match img.source() {
+        Source::Url(url) => {
+            let url = url::Url::parse(url).permanent()?;
+            let download = Instant::now();
+            let input =
+                fetch::fetch(&state.image_http, &url, config.max_image_bytes.0, config.allow_private_urls).await;
+            state.metrics.download.observe(download.elapsed());
+            input?
+        }
+        Source::Stored(key) => read_input(state, key).await?,
+    };
     let input_bytes = input.len() as u64;
     let limits = Limits::pooled(config.max_image_pixels, state.decode_memory.clone());
     let compressed = state
@@ -144,4 +150,13 @@ async fn attempt_image(
         width: compressed.width,
         height: compressed.height,
     })
+}
+
+/// An uploaded input, from the store. Gone from the store (removed by hand, or a store that lost
+/// it) is the input's fault for good; a store that does not answer is ours.
+async fn read_input(state: &AppState, key: &str) -> Result<bytes::Bytes, Attempt> {
+    let key = StorageKey::from_stored(key).ok_or_else(|| Attempt::Permanent(format!("bad input key {key:?}")))?;
+    let found = state.storage.get(&key).await.ours(Part::Storage)?;
+    state.outages.up(Part::Storage);
+    found.ok_or_else(|| Attempt::Permanent("the uploaded image is no longer in the store".into()))
 }

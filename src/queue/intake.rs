@@ -6,7 +6,7 @@
 use sea_orm::TransactionTrait;
 
 use crate::{
-    db::{self, requests::NewRequest},
+    db::{self, jobs::JobInput, requests::NewRequest},
     domain::{
         ids::{RequestId, TenantId},
         quality::Quality,
@@ -43,7 +43,6 @@ pub struct NotAccepted {
 
 /// Stores and queues a submission; returns the new request's id.
 pub async fn submit(state: &AppState, tenant: &TenantId, submission: &Submission) -> Result<RequestId, NotAccepted> {
-    let db_down = |e: sea_orm::DbErr| NotAccepted { part: Part::Database, error: e.into() };
     let id = RequestId::new();
     let new = NewRequest {
         tenant,
@@ -55,6 +54,52 @@ pub async fn submit(state: &AppState, tenant: &TenantId, submission: &Submission
     let txn = state.db.begin().await.map_err(db_down)?;
     let images = db::requests::insert_manifest(&txn, new, &submission.manifest).await.map_err(db_down)?;
     txn.commit().await.map_err(db_down)?;
+    accept(state, tenant, id).await?;
+    tracing::info!(tenant = %tenant, request = %id, images = images.len(), "request accepted");
+    Ok(id)
+}
+
+/// A validated single-image job.
+pub struct JobSubmission<'a> {
+    /// Where its image comes from.
+    pub input: JobInput<'a>,
+    /// Where to send its `job.completed` event.
+    pub webhook_url: Option<url::Url>,
+    /// Encoder quality.
+    pub quality: Quality,
+    /// The box its image is fitted to, and how.
+    pub transform: Transform,
+}
+
+/// Stores and queues a single-image job; returns its id and when it was accepted.
+pub async fn submit_job(
+    state: &AppState,
+    tenant: &TenantId,
+    job: &JobSubmission<'_>,
+) -> Result<(RequestId, chrono::DateTime<chrono::Utc>), NotAccepted> {
+    let id = RequestId::new();
+    let new = NewRequest {
+        tenant,
+        id,
+        webhook_url: job.webhook_url.as_ref().map(url::Url::as_str),
+        quality: job.quality,
+        transform: job.transform,
+    };
+    let txn = state.db.begin().await.map_err(db_down)?;
+    let created_at = db::jobs::insert(&txn, new, job.input).await.map_err(db_down)?;
+    txn.commit().await.map_err(db_down)?;
+    accept(state, tenant, id).await?;
+    tracing::info!(tenant = %tenant, job = %id, "job accepted");
+    Ok((id, created_at))
+}
+
+fn db_down(e: sea_orm::DbErr) -> NotAccepted {
+    NotAccepted { part: Part::Database, error: e.into() }
+}
+
+/// Queues the first of the tenant's window and marks the written request accepted, or removes it
+/// again.
+async fn accept(state: &AppState, tenant: &TenantId, id: RequestId) -> Result<(), NotAccepted> {
     // Until it is marked accepted the request is invisible and its queued jobs wait; one that is
     // never accepted is removed here or, failing that, by the recovery pass.
     let undo = |failure: NotAccepted| async move {
@@ -75,6 +120,5 @@ pub async fn submit(state: &AppState, tenant: &TenantId, submission: &Submission
         return undo(db_down(e)).await;
     }
     Metrics::inc(&state.metrics.requests_accepted);
-    tracing::info!(tenant = %tenant, request = %id, images = images.len(), "request accepted");
-    Ok(id)
+    Ok(())
 }

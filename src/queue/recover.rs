@@ -3,7 +3,7 @@
 //! (their merchant never got a request id); webhook deliveries that are due but whose queued
 //! attempt was lost are queued again (a duplicate attempt job sends nothing); tenants' windows
 //! whose top-up was missed are topped up, and images whose job was not seen for an hour (lost
-//! with the queue's data) are queued again.
+//! with the queue's data) are queued again; with `IMGBATCH_RETENTION`, what is older is removed.
 
 use std::time::Duration;
 
@@ -35,7 +35,7 @@ pub async fn recover(state: &AppState, intake_grace: Duration) -> anyhow::Result
     let dead = db::requests::unaccepted_before(&state.db, cutoff).await?;
     for (tenant, id) in &dead {
         tracing::warn!(request = %id, "removing an upload that died before its jobs were queued");
-        db::requests::delete(&state.db, tenant, *id).await?;
+        crate::retention::purge(state, tenant, *id).await?;
     }
     // An attempt in progress is not due: its claim holds it for the claim lease.
     let due = db::webhooks::due(&state.db, db::now()).await?;
@@ -52,6 +52,12 @@ pub async fn recover(state: &AppState, intake_grace: Duration) -> anyhow::Result
     let stale = super::dispatch::requeue_stale(state, super::dispatch::QUEUED_LEASE).await?;
     if stale > 0 {
         tracing::warn!(count = stale, "queued again images whose job was not seen for an hour");
+    }
+    if let Some(retention) = state.config.retention {
+        let removed = crate::retention::sweep(state, retention).await?;
+        if removed > 0 {
+            tracing::info!(count = removed, "removed requests and jobs older than IMGBATCH_RETENTION");
+        }
     }
     Ok((dead.len(), due.len()))
 }

@@ -40,6 +40,28 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// True once its job has been handed to the queue (a tenant has a bounded window of these).
     pub queued: bool,
+    /// Storage key of an uploaded input (a job's multipart or base64 image); none when the image
+    /// is fetched from `input_url`.
+    pub input_key: Option<String>,
+}
+
+/// Where an image's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source<'a> {
+    /// Fetched from this URL, under the outbound policy.
+    Url(&'a str),
+    /// Read from the store, under this key.
+    Stored(&'a str),
+}
+
+impl Model {
+    /// Where its bytes come from.
+    pub fn source(&self) -> Source<'_> {
+        match &self.input_key {
+            Some(key) => Source::Stored(key),
+            None => Source::Url(&self.input_url),
+        }
+    }
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -1,11 +1,11 @@
-//! `requests`: one uploaded CSV, with its image counters kept in step with its images.
+//! `requests`: one uploaded CSV (or one single-image job), with its image counters kept in step with its images.
 
 use sea_orm::entity::prelude::*;
 
 use crate::domain::{
     ids::RequestId,
     quality::Quality,
-    status::{Counts, RequestStatus},
+    status::{Counts, RequestKind, RequestStatus},
     transform::{Fit, OutputFormat, Transform},
 };
 
@@ -45,6 +45,8 @@ pub struct Model {
     pub fit: Fit,
     /// What its images are written as.
     pub format: OutputFormat,
+    /// A CSV request or a single-image job.
+    pub kind: RequestKind,
 }
 
 impl Model {

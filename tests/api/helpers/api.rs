@@ -143,6 +143,46 @@ impl ApiClient {
         }
     }
 
+    /// `POST /api/v1/jobs` with a JSON body.
+    pub async fn job_json(&self, body: &Value) -> reqwest::Response {
+        self.http.post(format!("{}/api/v1/jobs", self.base)).json(body).send().await.expect("POST /api/v1/jobs")
+    }
+
+    /// `POST /api/v1/jobs` with the image as the multipart `file`, and more form fields.
+    pub async fn job_file(&self, bytes: Vec<u8>, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut form =
+            reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name("image"));
+        for (name, value) in fields {
+            form = form.text(name.to_string(), value.to_string());
+        }
+        self.http.post(format!("{}/api/v1/jobs", self.base)).multipart(form).send().await.expect("POST /api/v1/jobs")
+    }
+
+    /// The id of a job the response accepted, asserting it was (202, with its Location).
+    pub async fn accepted_job(response: reqwest::Response) -> String {
+        let status = response.status();
+        let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 202, "job refused: {body:#}");
+        assert_eq!(body["status"], "queued", "{body}");
+        assert_eq!(location.as_deref(), body["status_url"].as_str(), "Location is the status URL");
+        body["job_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Polls the job until it has succeeded or failed, and returns it.
+    pub async fn wait_for_job(&self, id: &str) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let (status, body) = self.get_json(&format!("/api/v1/jobs/{id}")).await;
+            assert_eq!(status, 200, "{body}");
+            if matches!(body["status"].as_str(), Some("succeeded" | "failed")) {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "job {id} did not finish: {body:#}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// `GET /readyz` within `within`: its status and body, or `None` when it did not answer.
     pub async fn readiness(&self, within: Duration) -> Option<(u16, Value)> {
         let response = self.http.get(format!("{}/readyz", self.base)).timeout(within).send().await.ok()?;

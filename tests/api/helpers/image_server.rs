@@ -1,5 +1,5 @@
 //! A local image server: real PNG and JPEG files made on the fly, plus a 404, a non-image, an
-//! oversized body, a slow route, a route that fails twice with 503 and a redirect. It counts the
+//! oversized body, a slow route, a stalled one, a route that fails twice with 503 and a redirect. It counts the
 //! requests it receives.
 
 use std::{
@@ -64,6 +64,7 @@ impl ImageServer {
         let app = Router::new()
             .route("/img/{name}", get(serve_image))
             .route("/slow/{name}", get(slow_image))
+            .route("/stall/{name}", get(stalled_image))
             .route("/flaky/{name}", get(flaky_image))
             .route("/missing/{name}", get(|| async { StatusCode::NOT_FOUND }))
             .route(
@@ -119,6 +120,12 @@ async fn serve_image(Path(name): Path<String>) -> Response {
 
 async fn slow_image(name: Path<String>) -> Response {
     tokio::time::sleep(Duration::from_millis(300)).await;
+    serve_image(name).await
+}
+
+/// The image after 3 s: long enough for a test to see its job unfinished.
+async fn stalled_image(name: Path<String>) -> Response {
+    tokio::time::sleep(Duration::from_secs(3)).await;
     serve_image(name).await
 }
 
