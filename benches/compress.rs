@@ -1,6 +1,6 @@
 //! Throughput of `pipeline::compress` on a corpus of real photographs, on one thread and on every
 //! core: full-size JPEG, then each transformation row (a 256 cover thumbnail, fit inside 1024,
-//! WebP full size and at 1024). Run with `cargo bench --bench compress`; the corpus directory comes
+//! WebP full size and at 1024), and what the scaled JPEG decode saves a thumbnail. Run with `cargo bench --bench compress`; the corpus directory comes
 //! from `IMGBATCH_BENCH_CORPUS` (default `bench-corpus`).
 
 use std::path::{Path, PathBuf};
@@ -13,7 +13,8 @@ use imgbatch::pipeline::compress::{ImageKind, Limits, compress_to, tune_allocato
 
 const QUALITY: u8 = 50;
 const PASSES: usize = 3;
-const LIMITS: Limits = Limits { max_pixels: 100_000_000, max_alloc_bytes: 800_000_000, pool: None };
+const LIMITS: Limits =
+    Limits { max_pixels: 100_000_000, max_alloc_bytes: 800_000_000, pool: None, full_size_decode: false };
 
 #[derive(Default)]
 struct Totals {
@@ -55,9 +56,15 @@ fn main() {
         ("WebP full size", Transform { format: OutputFormat::Webp, ..Transform::default() }),
         ("WebP 1024", boxed(1024, Fit::Inside, OutputFormat::Webp)),
     ];
-    for (label, transform) in rows {
+    // `cargo bench --bench compress -- webp scaled` runs only the rows whose names contain a word given.
+    let only: Vec<String> = env::args().skip(1).filter(|a| !a.starts_with("--")).map(|a| a.to_lowercase()).collect();
+    let wanted = |label: &str| only.is_empty() || only.iter().any(|w| label.to_lowercase().contains(w.as_str()));
+    for (label, transform) in rows.into_iter().filter(|(label, _)| wanted(label)) {
         println!("{label}:");
         bench_row(&corpus, &transform, threads);
+    }
+    if wanted("scaled JPEG decode") {
+        scaled_decode(&corpus, &boxed(256, Fit::Cover, OutputFormat::Jpeg));
     }
     println!(
         "  peak RSS (VmHWM): {} (the corpus itself holds {:.0} MiB)",
@@ -92,6 +99,83 @@ fn bench_row(corpus: &[(String, Vec<u8>)], transform: &Transform, threads: usize
             s = if n == 1 { " " } else { "s" },
         );
     }
+}
+
+/// What decoding a large JPEG at libjpeg-turbo's 1/8 (or 1/4, 1/2) saves for a small box: each
+/// JPEG of the corpus of 10 MP or more made into `transform` with the scaled decode and with a
+/// full-size decode and resize, one thread, the median of five; and how close the two outputs are
+/// (PSNR). A progressive file is also measured re-encoded as baseline (quality 90), as cameras
+/// write them: a progressive file's entropy decoding, which no scale factor skips, is most of its
+/// decode.
+fn scaled_decode(corpus: &[(String, Vec<u8>)], transform: &Transform) {
+    let full = Limits { full_size_decode: true, ..LIMITS };
+    let quality = imgbatch::domain::quality::Quality::new(QUALITY.into()).unwrap();
+    let time = |input: &[u8], limits: &Limits| {
+        let mut runs: Vec<(Duration, Vec<u8>)> = (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                let out = compress_to(input, quality, transform, limits).expect("compresses");
+                (start.elapsed(), out.bytes)
+            })
+            .collect();
+        runs.sort_by_key(|r| r.0);
+        runs.swap_remove(2)
+    };
+    let decode = |jpeg: &[u8]| turbojpeg::decompress(jpeg, turbojpeg::PixelFormat::RGB).unwrap();
+    println!("scaled JPEG decode, 256 cover thumbnail of the JPEGs of 10 MP or more, one thread:");
+    let mut totals = [(Duration::ZERO, Duration::ZERO); 2];
+    for (name, input) in corpus {
+        let Ok(header) = turbojpeg::read_header(input) else { continue };
+        let mp = (header.width * header.height) as f64 / 1e6;
+        if mp < 10.0 {
+            continue;
+        }
+        let progressive = is_progressive(input);
+        let mut versions = vec![(if progressive { "progressive" } else { "baseline" }, input.clone())];
+        if progressive {
+            let pixels = decode(input);
+            let baseline = turbojpeg::compress(pixels.as_deref(), 90, turbojpeg::Subsamp::Sub2x2).unwrap();
+            versions.push(("as baseline q90", baseline.to_vec()));
+        }
+        for (kind, bytes) in versions {
+            let (fast, fast_out) = time(&bytes, &LIMITS);
+            let (slow, slow_out) = time(&bytes, &full);
+            let total = &mut totals[usize::from(kind != "progressive")];
+            total.0 += fast;
+            total.1 += slow;
+            println!(
+                "  {name} ({mp:.1} MP, {kind}): {:6.1} ms scaled, {:6.1} ms full size, {:4.1}x faster, PSNR {:.1} dB",
+                fast.as_secs_f64() * 1e3,
+                slow.as_secs_f64() * 1e3,
+                slow.as_secs_f64() / fast.as_secs_f64(),
+                psnr(&decode(&fast_out).pixels, &decode(&slow_out).pixels)
+            );
+        }
+    }
+    for ((fast, slow), kind) in totals.into_iter().zip(["progressive", "baseline"]) {
+        if !fast.is_zero() {
+            println!("  all {kind}: {:.1}x faster", slow.as_secs_f64() / fast.as_secs_f64());
+        }
+    }
+}
+
+/// True when the JPEG's frame is progressive (SOF2).
+fn is_progressive(jpeg: &[u8]) -> bool {
+    let mut i = 2;
+    while i + 4 <= jpeg.len() && jpeg[i] == 0xFF {
+        let marker = jpeg[i + 1];
+        if matches!(marker, 0xC0..=0xC2) {
+            return marker == 0xC2;
+        }
+        i += 2 + usize::from(u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]));
+    }
+    false
+}
+
+/// Peak signal-to-noise ratio of two 8-bit images of the same size, in dB.
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let mse = a.iter().zip(b).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum::<f64>() / a.len() as f64;
+    if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() }
 }
 
 /// Reads every file of `dir` that starts like a supported image, in name order.

@@ -131,14 +131,17 @@ impl<S: Send + Sync> FromRequestParts<S> for JobPath {
         (status = 415, description = "The body is neither multipart nor JSON, or the image is not a JPEG, PNG, GIF or WebP by its bytes", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "https://imgbatch.dev/problems/unsupported-media-type", "title": "Not an image", "status": 415,
                 "detail": "the image is not a JPEG, PNG, GIF or WebP file (judged by its first bytes)"})),
-        (status = 429, description = "Over the account's images waiting; try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds until the limit allows again"))),
+        (status = 429, description = "Over the account's jobs per minute or images waiting; try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the limit allows again")),
+            example = json!({"type": "https://imgbatch.dev/problems/too-many-requests", "title": "Too many requests", "status": 429,
+                "detail": "at most 600 jobs per minute (IMGBATCH_RATE_JOBS)"})),
         (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database, the store or the job queue is down; nothing was kept", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))),
     )
 )]
 pub async fn create_job(State(state): State<AppState>, Caller(tenant): Caller, request: Request) -> Result<Response> {
+    limits::check_job(&state, &tenant).await?;
     let job = read_job(&state, request).await?;
     limits::check_pending(&state, &tenant, 1).await?;
     let key;

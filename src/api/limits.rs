@@ -1,4 +1,4 @@
-//! The per-tenant limits of uploads, answered 429 with `Retry-After`.
+//! The per-tenant limits of uploads and jobs, answered 429 with `Retry-After`.
 
 use std::time::Duration;
 
@@ -17,12 +17,19 @@ const PENDING_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Counts an upload against the tenant's uploads per minute.
 pub async fn check_upload(state: &AppState, tenant: &TenantId) -> Result<()> {
-    let max = u64::from(state.config.access.rate_uploads);
-    let window = Window { name: "uploads", max, period: Duration::from_secs(60) };
+    per_minute(state, tenant, "uploads", state.config.access.rate_uploads, "IMGBATCH_RATE_UPLOADS").await
+}
+
+/// Counts a single-image job against the tenant's jobs per minute.
+pub async fn check_job(state: &AppState, tenant: &TenantId) -> Result<()> {
+    per_minute(state, tenant, "jobs", state.config.access.rate_jobs, "IMGBATCH_RATE_JOBS").await
+}
+
+async fn per_minute(state: &AppState, tenant: &TenantId, name: &'static str, max: u32, setting: &str) -> Result<()> {
+    let max = u64::from(max);
+    let window = Window { name, max, period: Duration::from_secs(60) };
     match state.limiter.hit(window, tenant.as_str()).await.map_err(limiter_down)? {
-        Some(wait) => {
-            Err(ApiError::too_many(format!("at most {max} uploads per minute (IMGBATCH_RATE_UPLOADS)"), wait))
-        }
+        Some(wait) => Err(ApiError::too_many(format!("at most {max} {name} per minute ({setting})"), wait)),
         None => Ok(()),
     }
 }

@@ -77,6 +77,11 @@ pub struct AccessSettings {
     #[arg(long, env = "IMGBATCH_RATE_UPLOADS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_uploads: u32,
 
+    /// Single-image jobs a tenant may submit per minute (each may store an upload of up to
+    /// `IMGBATCH_MAX_IMAGE_BYTES`).
+    #[arg(long, env = "IMGBATCH_RATE_JOBS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_jobs: u32,
+
     /// Images of one tenant in the job queue at once, over every worker process: a small upload
     /// waits behind at most this many images of another tenant's big one.
     #[arg(long, env = "IMGBATCH_TENANT_WINDOW", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=10_000))]

@@ -39,6 +39,21 @@ async fn uploads_past_the_rate_are_429_for_that_tenant_only_and_across_api_proce
 }
 
 #[tokio::test]
+async fn jobs_past_the_rate_are_429_and_store_nothing_for_that_tenant_only() {
+    let app = TestApp::builder().with_config(|c| c.access.rate_jobs = 2).spawn().await;
+    let png = || crate::helpers::image_server::png(1, 10, 10);
+    for _ in 0..2 {
+        ApiClient::accepted_job(app.job_file(png(), &[]).await).await;
+    }
+    let detail = assert_limited(app.job_file(crate::helpers::image_server::png(2, 10, 10), &[]).await, 60).await;
+    assert!(detail.contains("IMGBATCH_RATE_JOBS"), "{detail}");
+    assert_eq!(app.get_json("/api/v1/jobs").await.1["total"], 2, "the refused job left nothing");
+    assert_eq!(app.state.storage.keys("inputs").await.unwrap().len(), 1, "only the accepted (identical) input");
+    let (merchant, _) = new_tenant(&app.base, "jobs-rate@example.com").await;
+    ApiClient::accepted_job(merchant.job_file(png(), &[]).await).await;
+}
+
+#[tokio::test]
 async fn an_upload_that_would_pass_the_waiting_images_limit_is_429_and_stores_nothing() {
     let images = ImageServer::start().await;
     let app = TestApp::builder()

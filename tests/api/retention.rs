@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{ApiClient, ImageServer, TestApp, image_server};
+use crate::helpers::{ApiClient, ImageServer, TestApp, backends::S3Server, image_server, proxy::FaultProxy};
 
 /// Status of a plain GET of `url` (a stored file).
 async fn file_status(app: &TestApp, url: &str) -> u16 {
@@ -98,4 +98,37 @@ async fn retention_purges_old_requests_and_jobs_with_their_files_and_keeps_what_
     assert_eq!(app.get_json(&format!("/api/v1/requests/{new_request}")).await.0, 200, "the newer one stays");
     assert_eq!(file_status(&app, &file).await, 200, "and so does the file it shares");
     assert_eq!(app.get_json("/api/v1/requests").await.1["total"], 1);
+}
+
+#[tokio::test]
+async fn a_delete_while_the_store_refuses_connections_is_503_keeps_everything_and_finishes_when_called_again() {
+    let Some(s3) = S3Server::find_or_skip("a_delete_while_the_store_refuses_connections").await else { return };
+    let proxy = FaultProxy::start(s3.addr).await;
+    let endpoint = proxy.url();
+    let images = ImageServer::start().await;
+    let app = TestApp::builder().with_s3_through(s3, endpoint).spawn().await;
+    let uploaded = ApiClient::accepted_job(app.job_file(image_server::png(21, 80, 60), &[]).await).await;
+    let result = app.wait_for_job(&uploaded).await["result"]["url"].as_str().unwrap().to_owned();
+    let csv = format!("S. No.,Product Name,Input Image Urls\n1,A,{}\n", images.url("/img/outage-delete.jpg"));
+    let request = app.submit(&csv, &[]).await;
+    app.wait_until_finished(&request).await;
+    let output = app.products(&request).await[0]["images"][0]["output_url"].as_str().unwrap().to_owned();
+
+    proxy.refuse().await;
+    for path in [format!("/api/v1/jobs/{uploaded}"), format!("/api/v1/requests/{request}")] {
+        let response = app.http.delete(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(response.status(), 503, "{path}");
+        assert!(response.headers().contains_key("retry-after"));
+        assert_eq!(app.get_json(&path).await.0, 200, "{path}: nothing is removed while its files cannot be");
+    }
+    proxy.forward().await;
+    assert_eq!(app.state.storage.keys("inputs").await.unwrap().len(), 1, "the input is still there");
+    assert_eq!(file_status(&app, &output).await, 200);
+
+    assert_eq!(delete(&app, &format!("/api/v1/jobs/{uploaded}")).await, 204);
+    assert_eq!(delete(&app, &format!("/api/v1/requests/{request}")).await, 204);
+    assert_eq!(file_status(&app, &result).await, 404);
+    assert_eq!(file_status(&app, &output).await, 404);
+    assert_eq!(app.state.storage.keys("inputs").await.unwrap(), Vec::<String>::new());
+    assert_eq!(app.state.storage.keys("images").await.unwrap(), Vec::<String>::new(), "nothing left behind");
 }

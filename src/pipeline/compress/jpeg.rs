@@ -57,7 +57,7 @@ pub(super) fn decode_jpeg(input: &[u8], transform: &Transform, limits: &Limits) 
     // A small box needs fewer pixels than the file has: libjpeg-turbo decodes at 1/2, 1/4 or 1/8
     // for far less work, and the resize does the rest. (The memory reserved is the full size's.)
     let upright = if quarter_turn(orientation) { (height, width) } else { (width, height) };
-    let factor = scale_for(transform, upright);
+    let factor = if limits.full_size_decode { ScalingFactor::ONE } else { scale_for(transform, upright) };
     decompressor.set_scaling_factor(factor).map_err(err)?;
     let scaled = header.scaled(factor);
     let mut out = Image {

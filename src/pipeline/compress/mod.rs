@@ -20,6 +20,7 @@ mod tests_fit;
 mod tests_limits;
 #[cfg(test)]
 mod tests_memory;
+mod webpmux;
 
 use std::sync::Arc;
 
@@ -72,12 +73,15 @@ pub struct Limits {
     pub max_alloc_bytes: u64,
     /// Where decodes reserve their memory, if anywhere.
     pub pool: Option<Arc<MemoryPool>>,
+    /// Decode JPEGs at full size even where a box allows libjpeg-turbo's 1/2, 1/4 or 1/8: only
+    /// to measure what scaled decoding saves (the compress bench); the service never sets it.
+    pub full_size_decode: bool,
 }
 
 impl Limits {
     /// `max_pixels`, and every decode's memory from `pool`: one decode may need all of it.
     pub fn pooled(max_pixels: u64, pool: Arc<MemoryPool>) -> Self {
-        Self { max_pixels, max_alloc_bytes: pool.capacity(), pool: Some(pool) }
+        Self { max_pixels, max_alloc_bytes: pool.capacity(), pool: Some(pool), full_size_decode: false }
     }
 }
 
@@ -210,7 +214,7 @@ pub fn compress_to(
     let format = transform.format;
     let bytes = match format {
         OutputFormat::Jpeg => encode(&image, quality, icc.as_deref())?,
-        OutputFormat::Webp => encode_webp(&image, quality)?,
+        OutputFormat::Webp => webpmux::encode_webp(&image, quality, icc.as_deref())?,
         OutputFormat::Png => encode_png(&image, icc)?,
     };
     drop(image);
@@ -294,25 +298,6 @@ fn encode(image: &DynamicImage, quality: Quality, icc: Option<&[u8]>) -> Result<
     // cost a quarter of the throughput in page faults and memset.
     let jpeg = compressor.compress_to_owned(source).map_err(err)?;
     Ok(with_icc(&jpeg, icc.unwrap_or_default()))
-}
-
-/// Lossy WebP at `quality`, with alpha when the image has it. libwebp takes RGB or RGBA, so a gray
-/// image is widened first. (The simple encoder writes no ICC profile: colours are taken as sRGB.)
-fn encode_webp(image: &DynamicImage, quality: Quality) -> Result<Vec<u8>, CompressError> {
-    let (w, h) = (image.width(), image.height());
-    let widened;
-    let encoder = match image {
-        DynamicImage::ImageRgba8(buf) => webp::Encoder::from_rgba(buf.as_raw(), w, h),
-        DynamicImage::ImageRgb8(buf) => webp::Encoder::from_rgb(buf.as_raw(), w, h),
-        other => {
-            widened = other.to_rgb8();
-            webp::Encoder::from_rgb(widened.as_raw(), w, h)
-        }
-    };
-    let out = encoder
-        .encode_simple(false, f32::from(quality.get()))
-        .map_err(|e| CompressError::Encode(format!("WebP: {e:?}")))?;
-    Ok(out.to_vec())
 }
 
 /// PNG (lossless), gray, RGB or RGBA as the image is, with its ICC profile.

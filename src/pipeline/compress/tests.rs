@@ -10,7 +10,8 @@ pub(super) fn q(n: i64) -> Quality {
     Quality::new(n).unwrap()
 }
 
-pub(super) const LIMITS: Limits = Limits { max_pixels: 50_000_000, max_alloc_bytes: 512 << 20, pool: None };
+pub(super) const LIMITS: Limits =
+    Limits { max_pixels: 50_000_000, max_alloc_bytes: 512 << 20, pool: None, full_size_decode: false };
 
 pub(super) fn noisy(width: u32, height: u32) -> RgbImage {
     let mut seed = 0x2545_F491_u32;
@@ -231,8 +232,8 @@ fn a_lossless_webp_is_decoded() {
 fn images_over_the_limits_are_refused_before_decoding() {
     let jpeg = rgb_jpeg(&noisy(100, 100), 80, Subsamp::Sub2x2);
     let png = png(&DynamicImage::ImageRgb8(noisy(100, 100)), None, None);
-    let few_pixels = Limits { max_pixels: 9_999, max_alloc_bytes: 1 << 30, pool: None };
-    let little_memory = Limits { max_pixels: 1 << 30, max_alloc_bytes: 29_999, pool: None };
+    let few_pixels = Limits { max_pixels: 9_999, max_alloc_bytes: 1 << 30, pool: None, full_size_decode: false };
+    let little_memory = Limits { max_pixels: 1 << 30, max_alloc_bytes: 29_999, pool: None, full_size_decode: false };
     for input in [&jpeg, &png] {
         let err = compress(input, q(50), &few_pixels).unwrap_err();
         assert!(matches!(err, CompressError::TooManyPixels { pixels: 10_000, limit: 9_999, .. }), "{err}");

@@ -15,7 +15,12 @@ pub(super) fn q() -> Quality {
 
 /// Each of `cores` decodes at once with an equal share of the budget, at the default pixel limit.
 pub(super) fn share(cores: u64) -> Limits {
-    Limits { max_pixels: 50_000_000, max_alloc_bytes: DECODE_MEMORY_BUDGET / cores, pool: None }
+    Limits {
+        max_pixels: 50_000_000,
+        max_alloc_bytes: DECODE_MEMORY_BUDGET / cores,
+        pool: None,
+        full_size_decode: false,
+    }
 }
 
 /// Limits of 256 MiB per decode.
