@@ -111,9 +111,9 @@ pub struct Config {
     #[arg(long, env = "IMGBATCH_WORKER_HEARTBEAT", default_value = "5s", value_parser = parse_duration)]
     pub worker_heartbeat: Duration,
 
-    /// How long finished requests and jobs are kept (`30d`, `12h`): older ones, with their rows,
-    /// uploaded inputs and outputs (an output shared with a newer row stays), are removed by the
-    /// recovery pass every minute [unset: kept until deleted].
+    /// How long requests and jobs are kept after they finish (`30d`, `12h`): then they, their
+    /// rows, uploaded inputs and outputs (an output another row shares stays) are removed by the
+    /// recovery pass, once their webhook is no longer being retried [unset: kept until deleted].
     #[arg(long, env = "IMGBATCH_RETENTION", value_parser = parse_duration)]
     pub retention: Option<Duration>,
 

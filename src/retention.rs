@@ -1,10 +1,13 @@
-//! Removing finished requests and jobs: one at a time by its owner (`DELETE`), or all older than
-//! `IMGBATCH_RETENTION` by the periodic recovery pass. Rows go a chunk of images at a time, each
+//! Removing finished requests and jobs: one at a time by its owner (`DELETE`), or all finished
+//! longer ago than `IMGBATCH_RETENTION` by the periodic recovery pass. Rows go a chunk of images at a time, each
 //! chunk in its own short statements, so that uploads are never held up behind a large purge.
 //! Stored objects are shared by content hash; one goes only with the last row that refers to it.
-//! Objects are removed before the rows that name them, so a purge cut short by a crash or an
-//! outage leaves rows to finish from (the next pass, or the same `DELETE` again), never an object
-//! that nothing names.
+//! A request is hidden first, then its objects are removed before the rows that name them, so a
+//! purge cut short by a crash or an outage leaves hidden rows to finish from (the same `DELETE`
+//! again, or the recovery pass), not an object that nothing names. (Two known gaps: an image job
+//! that stores the same bytes in the moment between the check and the delete loses its file; two
+//! processes removing two requests that share an object at the same moment each keep it for the
+//! other, and it stays unnamed.)
 
 use std::{collections::BTreeSet, time::Duration};
 
@@ -39,8 +42,11 @@ pub enum PurgeFailed {
 }
 
 /// Removes one request or job of `tenant`, its rows, and the stored objects no other row refers
-/// to. The caller has checked that it is finished (its images no longer change).
+/// to. The caller has checked that it is finished (its images no longer change) or was never
+/// accepted. It is hidden first: if this stops part-way it stays hidden, and calling it again (or
+/// the recovery pass) finishes it.
 pub async fn purge(state: &AppState, tenant: &TenantId, id: RequestId) -> Result<(), PurgeFailed> {
+    db::purge::hide(&state.db, tenant, id).await?;
     loop {
         let images = db::purge::next_images(&state.db, tenant, id, CHUNK).await?;
         if images.is_empty() {
@@ -76,10 +82,14 @@ pub async fn purge(state: &AppState, tenant: &TenantId, id: RequestId) -> Result
     Ok(())
 }
 
-/// Removes finished requests and jobs created more than `retention` ago, at most
-/// [`MOST_PER_PASS`] of them; returns how many.
+/// Removes requests and jobs that finished more than `retention` ago (and whose webhook is no
+/// longer being retried), at most [`MOST_PER_PASS`] of them; returns how many. Stops at the first
+/// failure, which the next pass takes up again.
 pub async fn sweep(state: &AppState, retention: Duration) -> Result<usize, PurgeFailed> {
-    let cutoff = db::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    // A retention longer than the calendar reaches keeps everything.
+    let Some(cutoff) = chrono::Duration::from_std(retention).ok().and_then(|r| db::now().checked_sub_signed(r)) else {
+        return Ok(0);
+    };
     let mut removed = 0;
     while removed < MOST_PER_PASS {
         let due = db::purge::expired(&state.db, cutoff, BATCH).await?;
@@ -92,4 +102,18 @@ pub async fn sweep(state: &AppState, retention: Duration) -> Result<usize, Purge
         }
     }
     Ok(removed)
+}
+
+/// Removes an uploaded input that no row names: one stored for a job whose rows could not be
+/// written. Best effort: if the database cannot say, the input stays (unnamed, never served).
+pub async fn forget_input(state: &AppState, key: &StorageKey) {
+    match db::purge::is_referenced(&state.db, key.as_str()).await {
+        Ok(false) => {
+            if let Err(e) = state.storage.delete(key).await {
+                tracing::warn!(key = key.as_str(), error = %format!("{e:#}"), "could not remove an unused input");
+            }
+        }
+        Ok(true) => {}
+        Err(e) => tracing::warn!(key = key.as_str(), error = %e, "could not check whether an input is used; it stays"),
+    }
 }

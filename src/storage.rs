@@ -196,6 +196,15 @@ impl Storage {
         }
     }
 
+    /// True when something is stored under a key.
+    pub async fn exists(&self, key: &StorageKey) -> anyhow::Result<bool> {
+        match self.store.head(&key.path()).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Removes what is stored under a key; removing what is not there is harmless.
     pub async fn delete(&self, key: &StorageKey) -> anyhow::Result<()> {
         match self.store.delete(&key.path()).await {

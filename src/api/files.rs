@@ -37,17 +37,17 @@ pub async fn get_file(
     let key = StorageKey::parse(&key).ok_or(ApiError::NotFound("file"))?;
     let etag = format!("\"{}\"", key.as_str().split('.').next().unwrap_or_default());
     let cache = "public, max-age=31536000, immutable";
+    let unavailable = |e: anyhow::Error| ApiError::unavailable(Part::Storage, &format!("{e:#}"));
     if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        // A file removed with its request is gone, not "not modified".
+        if !state.storage.exists(&key).await.map_err(unavailable)? {
+            return Err(ApiError::NotFound("file"));
+        }
         return Ok(
             (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache.into())]).into_response()
         );
     }
-    let bytes = state
-        .storage
-        .get(&key)
-        .await
-        .map_err(|e| ApiError::unavailable(Part::Storage, &format!("{e:#}")))?
-        .ok_or(ApiError::NotFound("file"))?;
+    let bytes = state.storage.get(&key).await.map_err(unavailable)?.ok_or(ApiError::NotFound("file"))?;
     Ok((
         [
             (header::CONTENT_TYPE, key.content_type().to_owned()),

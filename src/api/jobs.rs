@@ -23,7 +23,7 @@ use crate::{
     domain::{
         ids::{RequestId, TenantId},
         job::JobView,
-        status::JobStatus,
+        status::{JobStatus, RequestKind},
     },
     error::{ApiError, Problem, Result},
     outage::Part,
@@ -90,6 +90,12 @@ fn default_limit() -> u64 {
     100
 }
 
+/// Where an accepted job's image is.
+enum Source {
+    Url(url::Url),
+    Stored(StorageKey),
+}
+
 /// The job id of a path such as `/api/v1/jobs/{id}`; a malformed id is answered 404.
 pub struct JobPath(pub RequestId);
 
@@ -144,22 +150,31 @@ pub async fn create_job(State(state): State<AppState>, Caller(tenant): Caller, r
     limits::check_job(&state, &tenant).await?;
     let job = read_job(&state, request).await?;
     limits::check_pending(&state, &tenant, 1).await?;
-    let key;
-    let input = match &job.image {
-        Given::Url(url) => JobInput::Url(url.as_str()),
+    // An uploaded image is stored first; the job names it by key.
+    let source = match job.image {
+        Given::Url(url) => Source::Url(url),
         Given::Bytes(bytes) => {
-            key = StorageKey::for_input(bytes);
-            state
-                .storage
-                .put(&key, bytes.clone())
-                .await
-                .map_err(|e| ApiError::unavailable(Part::Storage, &format!("{e:#}")))?;
-            JobInput::Stored(key.as_str())
+            let key = StorageKey::for_input(&bytes);
+            let stored = state.storage.put(&key, bytes).await;
+            stored.map_err(|e| ApiError::unavailable(Part::Storage, &format!("{e:#}")))?;
+            Source::Stored(key)
         }
+    };
+    let input = match &source {
+        Source::Url(url) => JobInput::Url(url.as_str()),
+        Source::Stored(key) => JobInput::Stored(key.as_str()),
     };
     let submission =
         JobSubmission { input, webhook_url: job.webhook_url, quality: job.quality, transform: job.transform };
-    let (id, created_at) = intake::submit_job(&state, &tenant, &submission).await?;
+    let (id, created_at) = match intake::submit_job(&state, &tenant, &submission).await {
+        Ok(accepted) => accepted,
+        Err(refused) => {
+            if let Source::Stored(key) = &source {
+                retention::forget_input(&state, key).await;
+            }
+            return Err(refused.into());
+        }
+    };
     let status_url = state.urls.job(id);
     let body = JobAccepted {
         job_id: id,
@@ -276,9 +291,10 @@ pub async fn delete_job(
     Caller(tenant): Caller,
     JobPath(id): JobPath,
 ) -> Result<StatusCode> {
-    let job = find_job(&state, &tenant, id).await?;
-    let status = JobStatus::of(job.request.status);
-    if !job.request.status.is_final() {
+    // A job whose removal was cut short is hidden but still found here, to be finished.
+    let job = db::purge::find_any(&state.db, &tenant, id, RequestKind::Job).await?.ok_or(ApiError::NotFound("job"))?;
+    if job.accepted && !job.status.is_final() {
+        let status = JobStatus::of(job.status);
         return Err(ApiError::Conflict(format!("the job is still {status}; delete it once it has finished")));
     }
     retention::purge(&state, &tenant, id).await?;

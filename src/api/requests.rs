@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     db,
-    domain::status::RequestStatus,
+    domain::status::{RequestKind, RequestStatus},
     error::{ApiError, Problem, Result},
     queue::intake,
     retention,
@@ -146,8 +146,10 @@ pub async fn delete_request(
     Caller(tenant): Caller,
     RequestPath(id): RequestPath,
 ) -> Result<StatusCode> {
-    let request = find_request(&state, &tenant, id).await?;
-    if !request.status.is_final() {
+    // A request whose removal was cut short is hidden but still found here, to be finished.
+    let request = db::purge::find_any(&state.db, &tenant, id, RequestKind::Request).await?;
+    let request = request.ok_or(ApiError::NotFound("request"))?;
+    if request.accepted && !request.status.is_final() {
         return Err(ApiError::Conflict(format!(
             "the request is still {}; delete it once it has finished",
             request.status

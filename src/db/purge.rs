@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 
 use super::{
     entities::{image, request, webhook_attempt, webhook_delivery},
@@ -11,7 +13,7 @@ use super::{
 };
 use crate::domain::{
     ids::{ImageId, RequestId, TenantId},
-    status::RequestStatus,
+    status::{DeliveryState, RequestKind, RequestStatus},
 };
 
 /// One image row about to be removed, with the stored objects it refers to.
@@ -25,28 +27,77 @@ pub struct ImageKeys {
     pub input_key: Option<String>,
 }
 
-/// Finished requests and jobs of every tenant created before `cutoff`, oldest first, at most
-/// `limit`. (The retention pass works for every tenant; it names each row's.)
+/// Requests and jobs of every tenant that finished before `cutoff` and whose webhook, if any, is
+/// no longer being retried, oldest first, at most `limit`. (The retention pass works for every
+/// tenant; it names each row's.)
 pub async fn expired(
     db: &impl ConnectionTrait,
     cutoff: chrono::DateTime<chrono::Utc>,
     limit: u64,
 ) -> Result<Vec<(TenantId, RequestId)>, DbErr> {
+    let retrying = webhook_delivery::Entity::find()
+        .select_only()
+        .column(webhook_delivery::Column::RequestId)
+        .filter(webhook_delivery::Column::Status.eq(DeliveryState::Pending))
+        .into_query();
     request::Entity::find()
         .select_only()
         .column(request::Column::TenantId)
         .column(request::Column::Id)
-        .filter(request::Column::CreatedAt.lt(cutoff))
+        .filter(request::Column::CompletedAt.lt(cutoff))
         .filter(request::Column::Status.is_in([
             RequestStatus::Completed,
             RequestStatus::CompletedWithErrors,
             RequestStatus::Failed,
         ]))
-        .order_by_asc(request::Column::CreatedAt)
+        .filter(request::Column::Id.not_in_subquery(retrying))
+        .order_by_asc(request::Column::CompletedAt)
         .limit(limit)
         .into_tuple()
         .all(db)
         .await
+}
+
+/// A request or job of `tenant` of `kind`, whether shown or not (one whose removal was cut short
+/// is hidden, and may be removed again).
+pub async fn find_any(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    id: RequestId,
+    kind: RequestKind,
+) -> Result<Option<request::Model>, DbErr> {
+    Scope(tenant)
+        .find::<request::Entity>()
+        .filter(request::Column::Id.eq(id))
+        .filter(request::Column::Kind.eq(kind))
+        .one(db)
+        .await
+}
+
+/// Hides a request from every read, as an upload not yet accepted is: the first step of its
+/// removal, so that a removal cut short leaves nothing half-shown (and the recovery pass, which
+/// removes what stays unaccepted, finishes it).
+pub async fn hide(db: &impl ConnectionTrait, tenant: &TenantId, id: RequestId) -> Result<(), DbErr> {
+    Scope(tenant)
+        .update::<request::Entity>()
+        .col_expr(request::Column::Accepted, false.into())
+        .filter(request::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// True when an image of any request still names `key` (as output or input).
+pub async fn is_referenced(db: &impl ConnectionTrait, key: &str) -> Result<bool, DbErr> {
+    let found = image::Entity::find()
+        .select_only()
+        .column(image::Column::Id)
+        .filter(image::Column::OutputKey.eq(key).or(image::Column::InputKey.eq(key)))
+        .limit(1)
+        .into_tuple::<ImageId>()
+        .one(db)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Up to `limit` of a request's images, with their keys.

@@ -103,7 +103,7 @@ async fn accept(state: &AppState, tenant: &TenantId, id: RequestId) -> Result<()
     // Until it is marked accepted the request is invisible and its queued jobs wait; one that is
     // never accepted is removed here or, failing that, by the recovery pass.
     let undo = |failure: NotAccepted| async move {
-        if let Err(cleanup) = db::requests::delete(&state.db, tenant, id).await {
+        if let Err(cleanup) = crate::retention::purge(state, tenant, id).await {
             tracing::error!(request = %id, error = %cleanup, "could not remove an unaccepted request; the recovery pass will");
         }
         Err(failure)

@@ -34,8 +34,12 @@ pub async fn recover(state: &AppState, intake_grace: Duration) -> anyhow::Result
     let cutoff = db::now() - chrono::Duration::from_std(intake_grace)?;
     let dead = db::requests::unaccepted_before(&state.db, cutoff).await?;
     for (tenant, id) in &dead {
-        tracing::warn!(request = %id, "removing an upload that died before its jobs were queued");
-        crate::retention::purge(state, tenant, *id).await?;
+        tracing::warn!(request = %id, "removing an upload that died before its jobs were queued (or a removal cut short)");
+        // One that cannot be removed now (the store is down) is tried again next pass; the rest
+        // of this pass still runs.
+        if let Err(e) = crate::retention::purge(state, tenant, *id).await {
+            tracing::warn!(request = %id, error = %e, "could not remove it yet");
+        }
     }
     // An attempt in progress is not due: its claim holds it for the claim lease.
     let due = db::webhooks::due(&state.db, db::now()).await?;

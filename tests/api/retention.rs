@@ -43,6 +43,9 @@ async fn delete_removes_a_finished_request_or_job_and_its_files_but_keeps_files_
     assert_eq!(delete(&app, &format!("/api/v1/jobs/{job}")).await, 204);
     assert_eq!(app.get_json(&format!("/api/v1/jobs/{job}")).await.0, 404);
     assert_eq!(file_status(&app, &file).await, 404, "gone with its last row");
+    let etag = file.rsplit('/').next().unwrap().split('.').next().unwrap();
+    let revalidated = app.http.get(&file).header("if-none-match", format!("\"{etag}\"")).send().await.unwrap();
+    assert_eq!(revalidated.status(), 404, "a cached copy is told it is gone, not that it is current");
 
     // An uploaded input goes with its job.
     let uploaded = ApiClient::accepted_job(app.job_file(image_server::png(9, 50, 40), &[]).await).await;
@@ -119,11 +122,11 @@ async fn a_delete_while_the_store_refuses_connections_is_503_keeps_everything_an
         let response = app.http.delete(format!("{}{path}", app.base)).send().await.unwrap();
         assert_eq!(response.status(), 503, "{path}");
         assert!(response.headers().contains_key("retry-after"));
-        assert_eq!(app.get_json(&path).await.0, 200, "{path}: nothing is removed while its files cannot be");
+        assert_eq!(app.get_json(&path).await.0, 404, "{path}: hidden at once, never half-shown");
     }
     proxy.forward().await;
     assert_eq!(app.state.storage.keys("inputs").await.unwrap().len(), 1, "the input is still there");
-    assert_eq!(file_status(&app, &output).await, 200);
+    assert_eq!(file_status(&app, &output).await, 200, "and the output");
 
     assert_eq!(delete(&app, &format!("/api/v1/jobs/{uploaded}")).await, 204);
     assert_eq!(delete(&app, &format!("/api/v1/requests/{request}")).await, 204);
@@ -131,4 +134,27 @@ async fn a_delete_while_the_store_refuses_connections_is_503_keeps_everything_an
     assert_eq!(file_status(&app, &output).await, 404);
     assert_eq!(app.state.storage.keys("inputs").await.unwrap(), Vec::<String>::new());
     assert_eq!(app.state.storage.keys("images").await.unwrap(), Vec::<String>::new(), "nothing left behind");
+}
+
+#[tokio::test]
+async fn retention_keeps_a_request_whose_webhook_is_still_being_retried() {
+    let images = ImageServer::start().await;
+    let mut receiver = crate::helpers::TestReceiver::start(&[500; 10]).await;
+    let app = TestApp::builder()
+        .with_config(|c| {
+            c.retention = Some(Duration::from_secs(1));
+            c.webhook_retry_schedule = "1h".parse().unwrap();
+        })
+        .spawn()
+        .await;
+    let csv = format!("S. No.,Product Name,Input Image Urls\n1,A,{}\n", images.url("/img/hooked-kept.jpg"));
+    let id = app.submit(&csv, &[("webhook_url", &receiver.url)]).await;
+    app.wait_until_finished(&id).await;
+    receiver.next(crate::helpers::PATIENCE).await;
+    app.wait_for_delivery(&id, "its first attempt", |d| d["attempts"].as_array().is_some_and(|a| !a.is_empty())).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    imgbatch::queue::recover::recover(&app.state, Duration::from_secs(600)).await.unwrap();
+    assert_eq!(app.get_json(&format!("/api/v1/requests/{id}")).await.0, 200, "kept while its webhook is retried");
+    let delivery = app.delivery(&id).await;
+    assert_eq!(delivery["status"], "pending", "{delivery}");
 }

@@ -9,8 +9,6 @@ use crate::domain::quality::Quality;
 
 /// The ICC flag of a `VP8X` chunk's first byte.
 const ICC_FLAG: u8 = 0x20;
-/// The alpha flag of a `VP8X` chunk's first byte.
-const ALPHA_FLAG: u8 = 0x10;
 
 /// Lossy WebP at `quality`, with alpha when the image has it and `icc` when given (an RGB
 /// profile: libwebp takes RGB or RGBA, so a gray image is widened first and a gray profile would
@@ -35,14 +33,16 @@ pub(super) fn encode_webp(
         .map_err(|e| CompressError::Encode(format!("WebP: {e:?}")))?;
     let icc = icc.filter(|p| p.get(16..20) == Some(b"RGB "));
     Ok(match icc {
-        Some(profile) => with_icc(&out, profile, (w, h), image.color().has_alpha()),
+        Some(profile) => with_icc(&out, profile, (w, h)),
         None => out.to_vec(),
     })
 }
 
 /// `webp` (a file libwebp wrote) with an `ICCP` chunk holding `profile`; the file as it was if
-/// its chunks are not as libwebp writes them.
-fn with_icc(webp: &[u8], profile: &[u8], (width, height): (u32, u32), alpha: bool) -> Vec<u8> {
+/// its chunks are not as libwebp writes them. libwebp extends the file itself when it writes
+/// alpha (`VP8X`, `ALPH`, `VP8 `); a plain `VP8 ` file has none, even from RGBA pixels that were
+/// all opaque, so the header made for it never claims alpha.
+fn with_icc(webp: &[u8], profile: &[u8], (width, height): (u32, u32)) -> Vec<u8> {
     let Some(body) = webp.strip_prefix(b"RIFF").and_then(|b| b.get(4..)).and_then(|b| b.strip_prefix(b"WEBP")) else {
         return webp.to_vec();
     };
@@ -59,7 +59,7 @@ fn with_icc(webp: &[u8], profile: &[u8], (width, height): (u32, u32), alpha: boo
         Some(_) => return webp.to_vec(),
         None => {
             let mut payload = [0u8; 10];
-            payload[0] = ICC_FLAG | if alpha { ALPHA_FLAG } else { 0 };
+            payload[0] = ICC_FLAG;
             payload[4..7].copy_from_slice(&(width - 1).to_le_bytes()[..3]);
             payload[7..10].copy_from_slice(&(height - 1).to_le_bytes()[..3]);
             push_chunk(&mut chunks, b"VP8X", &payload);
@@ -126,6 +126,16 @@ mod tests {
         let p = profile(400);
         let out = encode_webp(&image, Quality::new(60).unwrap(), Some(&p)).unwrap();
         assert_eq!(read_back(&out), (Some(p), (20, 30), true));
+    }
+
+    #[test]
+    fn opaque_rgba_pixels_get_no_alpha_flag() {
+        let image = DynamicImage::ImageRgba8(RgbaImage::from_pixel(12, 12, image::Rgba([1, 2, 3, 255])));
+        let out = encode_webp(&image, Quality::new(60).unwrap(), Some(&profile(100))).unwrap();
+        let flags = out[20];
+        assert_eq!(&out[12..16], b"VP8X");
+        assert_eq!(flags & 0x10 != 0, out.windows(4).any(|w| w == b"ALPH"), "alpha flagged only with alpha data");
+        assert!(read_back(&out).0.is_some());
     }
 
     #[test]
