@@ -78,13 +78,7 @@ pub async fn find_any(
 /// removal, so that a removal cut short leaves nothing half-shown (and the recovery pass, which
 /// removes what stays unaccepted, finishes it).
 pub async fn hide(db: &impl ConnectionTrait, tenant: &TenantId, id: RequestId) -> Result<(), DbErr> {
-    Scope(tenant)
-        .update::<request::Entity>()
-        .col_expr(request::Column::Accepted, false.into())
-        .filter(request::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(())
+    super::requests::set_accepted(db, tenant, id, false).await
 }
 
 /// True when an image of any request still names `key` (as output or input).

@@ -283,9 +283,19 @@ pub async fn finish(
 
 /// Marks a request accepted: every job of it is queued.
 pub async fn mark_accepted(db: &impl ConnectionTrait, tenant: &TenantId, id: RequestId) -> Result<(), DbErr> {
+    set_accepted(db, tenant, id, true).await
+}
+
+/// Shows (accepted) or hides a request from every read.
+pub(super) async fn set_accepted(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    id: RequestId,
+    accepted: bool,
+) -> Result<(), DbErr> {
     Scope(tenant)
         .update::<request::Entity>()
-        .col_expr(request::Column::Accepted, true.into())
+        .col_expr(request::Column::Accepted, accepted.into())
         .filter(request::Column::Id.eq(id))
         .exec(db)
         .await?;
