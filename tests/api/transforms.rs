@@ -91,3 +91,35 @@ async fn a_request_for_webp_at_a_width_stores_webp_files_served_as_webp() {
     let output = output.text().await.unwrap();
     assert_eq!(output.matches(".webp").count(), 2, "the output CSV links the WebP files: {output}");
 }
+
+#[tokio::test]
+async fn a_catalogue_request_at_width_800_in_webp_gets_800_wide_webp_files_in_its_output_csv() {
+    let images = ImageServer::start().await;
+    let app = TestApp::spawn().await;
+    let csv = format!(
+        "S. No.,Product Name,Input Image Urls\n1,Shoe,\"{},{}\"\n2,Bag,{}\n",
+        images.url("/large/shoe-front.jpg"),
+        images.url("/large/shoe-side.jpg"),
+        images.url("/large/bag.jpg")
+    );
+    let id = app.submit(&csv, &[("width", "800"), ("format", "webp")]).await;
+    let request = app.wait_until_finished(&id).await;
+    app.assert_all_succeeded(&id, &request, 3).await;
+    let output = app.http.get(format!("{}/api/v1/requests/{id}/output.csv", app.base)).send().await.unwrap();
+    let output = output.text().await.unwrap();
+    let mut rows = csv::Reader::from_reader(output.as_bytes());
+    let mut files = 0;
+    for row in rows.records() {
+        for url in row.unwrap()[3].split(',') {
+            assert!(url.ends_with(".webp"), "{url}");
+            let response = app.http.get(url).send().await.unwrap();
+            assert_eq!(response.headers()["content-type"], "image/webp");
+            let decoded =
+                image::load_from_memory_with_format(&response.bytes().await.unwrap(), image::ImageFormat::WebP)
+                    .expect("a WebP that decodes");
+            assert_eq!((decoded.width(), decoded.height()), (800, 600), "{url}");
+            files += 1;
+        }
+    }
+    assert_eq!(files, 3, "every image is in the output CSV: {output}");
+}

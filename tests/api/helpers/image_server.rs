@@ -1,5 +1,5 @@
 //! A local image server: real PNG and JPEG files made on the fly, plus a 404, a non-image, an
-//! oversized body, a slow route, a stalled one, a route that fails twice with 503 and a redirect. It counts the
+//! oversized body, a 1600×1200 JPEG, a slow route, a stalled one, a route that fails twice with 503 and a redirect. It counts the
 //! requests it receives.
 
 use std::{
@@ -65,6 +65,7 @@ impl ImageServer {
             .route("/img/{name}", get(serve_image))
             .route("/slow/{name}", get(slow_image))
             .route("/stall/{name}", get(stalled_image))
+            .route("/large/{name}", get(large_image))
             .route("/flaky/{name}", get(flaky_image))
             .route("/missing/{name}", get(|| async { StatusCode::NOT_FOUND }))
             .route(
@@ -121,6 +122,11 @@ async fn serve_image(Path(name): Path<String>) -> Response {
 async fn slow_image(name: Path<String>) -> Response {
     tokio::time::sleep(Duration::from_millis(300)).await;
     serve_image(name).await
+}
+
+/// A 1600×1200 JPEG: a catalogue photograph's size.
+async fn large_image(Path(name): Path<String>) -> Response {
+    ([(header::CONTENT_TYPE, "image/jpeg")], jpeg(seed_of(&name), 1600, 1200)).into_response()
 }
 
 /// The image after 3 s: long enough for a test to see its job unfinished.
