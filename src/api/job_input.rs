@@ -182,9 +182,13 @@ async fn read_form(state: &AppState, mut form: Multipart) -> Result<Raw, ApiErro
 
 async fn read_json(state: &AppState, request: Request) -> Result<Raw, ApiError> {
     let limit = job_body_limit(&state.config);
-    let body = axum::body::to_bytes(request.into_body(), usize::try_from(limit).unwrap_or(usize::MAX))
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge { limit: state.config.max_image_bytes.0 })?;
+    let body =
+        axum::body::to_bytes(request.into_body(), usize::try_from(limit).unwrap_or(usize::MAX)).await.map_err(|e| {
+            match over_limit(&e) {
+                true => ApiError::PayloadTooLarge { limit: state.config.max_image_bytes.0 },
+                false => ApiError::bad_request(format!("the body could not be read: {e}")),
+            }
+        })?;
     let json: JobJson =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("expected a JSON body: {e}")))?;
     // Numbers and strings are both taken, and checked with the form's words.
@@ -204,6 +208,18 @@ async fn read_json(state: &AppState, request: Request) -> Result<Raw, ApiError> 
         quality: text(json.quality),
         webhook_url: json.webhook_url.and_then(non_empty),
     })
+}
+
+/// True when reading stopped at a body limit (this route's or the router's), not a broken body.
+fn over_limit(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 impl Raw {

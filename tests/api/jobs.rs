@@ -191,6 +191,18 @@ async fn each_bad_input_is_refused_at_once_with_its_reason_and_nothing_is_stored
     }
     let response = app.http.post(format!("{}/api/v1/jobs", app.base)).body("abc").send().await.unwrap();
     assert_eq!(response.status(), 415, "neither multipart nor JSON");
+    // Far over the body's limit, sent without a length: cut off while it is read.
+    let huge = serde_json::to_vec(&json!({"data": b64(&vec![7u8; 400 << 10])})).unwrap();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = huge.chunks(16 << 10).map(|c| Ok(c.to_vec())).collect();
+    let response = app
+        .http
+        .post(format!("{}/api/v1/jobs", app.base))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413, "a streamed body past the limit");
     let (status, problem) = app.get_json("/api/v1/jobs?status=done").await;
     assert_eq!(status, 400);
     assert!(
