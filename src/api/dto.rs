@@ -29,7 +29,8 @@ pub struct Pagination {
     pub limit: u64,
 }
 
-fn default_limit() -> u64 {
+/// The page size when a list call gives none.
+pub(super) fn default_limit() -> u64 {
     100
 }
 

@@ -78,16 +78,12 @@ pub struct JobQuery {
     #[param(minimum = 0, default = 0)]
     offset: u64,
     /// Items to return (1–1000).
-    #[serde(default = "default_limit")]
+    #[serde(default = "super::dto::default_limit")]
     #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: u64,
     /// Only jobs with this status: `queued`, `processing`, `succeeded` or `failed`.
     #[param(value_type = Option<JobStatus>)]
     status: Option<String>,
-}
-
-fn default_limit() -> u64 {
-    100
 }
 
 /// Where an accepted job's image is.
