@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod net;
 pub mod outage;
 pub mod pipeline;
+pub mod progress;
 pub mod queue;
 pub mod retention;
 pub mod server;

@@ -1,11 +1,17 @@
-//! Per-tenant and per-client limits, counted in fixed windows: in this process when the queue is
-//! embedded, in Redis with `REDIS_URL`, so that they hold across every API process. One counting
-//! rule serves both, so a limit means the same whichever runs.
+//! Per-tenant and per-client limits, counted over a sliding window: in this process when the
+//! queue is embedded, in Redis with `REDIS_URL`, so that they hold across every API process. One
+//! counting rule serves both, so a limit means the same whichever runs.
+//!
+//! Each key keeps the times of its events within the last period (at most `max` of them), so a
+//! limit holds over any period, not per clock-aligned window: crossing a boundary forgets
+//! nothing, and the wait given is exact (until the oldest event leaves the period). Refused
+//! events are not kept, so a client that keeps retrying is held to the limit, not locked out for
+//! as long as it retries.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::Mutex,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::Context;
@@ -37,9 +43,9 @@ const MAX_LOCAL_KEYS: usize = 100_000;
 
 /// Where the counts live.
 pub enum Limiter {
-    /// In this process: each key's count and when its window ends.
-    Local(Mutex<HashMap<String, (Instant, u64)>>),
-    /// In Redis, under `{namespace}:limit:`.
+    /// In this process: each key's event times (milliseconds since the epoch), oldest first.
+    Local(Mutex<HashMap<String, VecDeque<u64>>>),
+    /// In Redis, a sorted set of event times per key under `{namespace}:limit:`.
     Redis {
         /// The connection.
         conn: ConnectionManager,
@@ -61,65 +67,95 @@ impl Limiter {
         Ok(Self::Redis { conn, namespace: namespace.to_owned() })
     }
 
-    /// Counts one event for `key`; `Some(wait)` when that goes over the limit, with how long
-    /// until the window ends. Counting comes before the work it limits, so that a burst of calls
-    /// at once is counted whole.
+    /// Counts one event for `key`; `Some(wait)` when that goes over the limit (and the event is
+    /// not kept), with how long until one more would fit. Counting comes before the work it
+    /// limits, so that a burst of calls at once is counted whole.
     pub async fn hit(&self, window: Window, key: &str) -> anyhow::Result<Option<Duration>> {
-        let (index, left) = current(window.period);
-        let count = self.add(window, key, index, left, 1).await?;
-        Ok((count > window.max).then_some(left))
+        self.hit_at(window, key, now_ms()).await
     }
 
-    /// Takes back one event counted by [`hit`](Self::hit) (a sign-in that turned out right).
-    pub async fn release(&self, window: Window, key: &str) -> anyhow::Result<()> {
-        let (index, left) = current(window.period);
-        self.add(window, key, index, left, -1).await.map(drop)
-    }
-
-    async fn add(&self, window: Window, key: &str, index: u64, left: Duration, by: i64) -> anyhow::Result<u64> {
-        let id = format!("{}:{key}:{index}", window.name);
-        match self {
-            Self::Local(counts) => {
-                let mut counts = counts.lock().unwrap_or_else(|e| e.into_inner());
-                let now = Instant::now();
-                if counts.len() >= MAX_LOCAL_KEYS {
-                    counts.retain(|_, (ends, _)| *ends > now);
+    async fn hit_at(&self, window: Window, key: &str, now: u64) -> anyhow::Result<Option<Duration>> {
+        let period = window.period.as_millis() as u64;
+        let since = now.saturating_sub(period);
+        let id = format!("{}:{key}", window.name);
+        let oldest = match self {
+            Self::Local(events) => {
+                let mut events = events.lock().unwrap_or_else(|e| e.into_inner());
+                if events.len() >= MAX_LOCAL_KEYS {
+                    events.retain(|_, times| times.back().is_some_and(|t| *t > since));
                 }
-                if counts.len() >= MAX_LOCAL_KEYS && !counts.contains_key(&id) {
+                if events.len() >= MAX_LOCAL_KEYS && !events.contains_key(&id) {
                     // Refused rather than uncounted: a flood of keys must not open the limits.
-                    return Ok(u64::MAX);
+                    return Ok(Some(window.period));
                 }
-                let entry = counts.entry(id).or_insert((now + left, 0));
-                entry.1 = entry.1.saturating_add_signed(by);
-                Ok(entry.1)
+                let times = events.entry(id).or_default();
+                while times.front().is_some_and(|t| *t <= since) {
+                    times.pop_front();
+                }
+                if (times.len() as u64) < window.max {
+                    times.push_back(now);
+                    return Ok(None);
+                }
+                times.front().copied()
             }
             Self::Redis { conn, namespace } => {
                 let key = format!("{namespace}:limit:{id}");
+                // Unique, so that events of the same millisecond are each kept.
+                let member = format!("{now}-{:016x}", rand::random::<u64>());
                 let mut conn = conn.clone();
-                let (count,): (i64,) = redis::pipe()
+                let (count, first): (u64, Vec<(String, f64)>) = redis::pipe()
                     .atomic()
-                    .incr(&key, by)
-                    .expire(&key, window.period.as_secs().max(1) as i64)
+                    .zrembyscore(&key, "-inf", since)
+                    .ignore()
+                    .zadd(&key, &member, now)
+                    .ignore()
+                    .zcard(&key)
+                    .zrange_withscores(&key, 0, 0)
+                    .pexpire(&key, period.max(1) as i64)
                     .ignore()
                     .query_async(&mut conn)
                     .await
                     .context("counting a rate limit in Redis")?;
-                Ok(count.max(0) as u64)
+                if count <= window.max {
+                    return Ok(None);
+                }
+                let _: () = redis::cmd("ZREM").arg(&key).arg(&member).query_async(&mut conn).await?;
+                first.first().map(|(_, score)| *score as u64)
+            }
+        };
+        // One more fits once the oldest event leaves the period; `Retry-After` counts whole seconds.
+        let wait = oldest.map_or(period, |t| (t + period).saturating_sub(now));
+        Ok(Some(Duration::from_secs(wait.div_ceil(1000).max(1))))
+    }
+
+    /// Takes back one event counted by [`hit`](Self::hit) (a sign-in that turned out right).
+    pub async fn release(&self, window: Window, key: &str) -> anyhow::Result<()> {
+        let id = format!("{}:{key}", window.name);
+        match self {
+            Self::Local(events) => {
+                let mut events = events.lock().unwrap_or_else(|e| e.into_inner());
+                events.get_mut(&id).map(VecDeque::pop_back);
+            }
+            Self::Redis { conn, namespace } => {
+                let mut conn = conn.clone();
+                let key = format!("{namespace}:limit:{id}");
+                let _: Vec<String> = redis::cmd("ZPOPMAX").arg(&key).query_async(&mut conn).await?;
             }
         }
+        Ok(())
     }
 }
 
-/// The window index now and the time left in it.
-fn current(period: Duration) -> (u64, Duration) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
-    let period = period.as_millis().max(1) as u64;
-    (now / period, Duration::from_millis(period - now % period))
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const W: Window = Window { name: "t", max: 10, period: Duration::from_secs(900) };
+    const PERIOD_MS: u64 = 900_000;
 
     #[tokio::test]
     async fn counts_go_over_after_max_and_keys_are_apart() {
@@ -131,10 +167,33 @@ mod tests {
         let wait = limiter.hit(w, "a").await.unwrap().expect("over the limit");
         assert!(wait <= Duration::from_secs(3600));
         assert_eq!(limiter.hit(w, "b").await.unwrap(), None);
-        // Taking back two of the four leaves room for one more.
+        // Taking back two of the three leaves room for two more.
         limiter.release(w, "a").await.unwrap();
         limiter.release(w, "a").await.unwrap();
         assert_eq!(limiter.hit(w, "a").await.unwrap(), None);
+        assert_eq!(limiter.hit(w, "a").await.unwrap(), None);
         assert!(limiter.hit(w, "a").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn the_limit_holds_over_any_period_and_the_wait_is_until_the_oldest_leaves_it() {
+        let limiter = Limiter::local();
+        let start = 1_000_000 * PERIOD_MS;
+        for i in 0..10 {
+            assert_eq!(limiter.hit_at(W, "k", start + i * 1000).await.unwrap(), None);
+        }
+        // A clock boundary of any size forgets nothing; the first event leaves at start + period.
+        let later = start + 60_000;
+        assert_eq!(limiter.hit_at(W, "k", later).await.unwrap(), Some(Duration::from_secs(840)));
+        // Retrying does not push the wait back: refused events are not kept.
+        for _ in 0..100 {
+            assert_eq!(limiter.hit_at(W, "k", later).await.unwrap(), Some(Duration::from_secs(840)));
+        }
+        // Once the first has left the period, exactly one more fits.
+        let after = start + PERIOD_MS;
+        assert_eq!(limiter.hit_at(W, "k", after).await.unwrap(), None);
+        assert_eq!(limiter.hit_at(W, "k", after).await.unwrap(), Some(Duration::from_secs(1)));
+        // A key's wait is never 0, and another key is apart.
+        assert_eq!(limiter.hit_at(W, "other", after).await.unwrap(), None);
     }
 }

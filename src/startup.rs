@@ -11,6 +11,7 @@ use crate::{
     net,
     outage::Outages,
     pipeline::compress::{DECODE_MEMORY_BUDGET, MemoryPool},
+    progress::Progress,
     queue::{Queue, worker::run_workers},
     state::{AppState, Inner},
     storage::Storage,
@@ -66,14 +67,16 @@ impl Application {
             None => Limiter::local(),
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let shutdown = CancellationToken::new();
         let state = AppState::new(Inner {
+            progress: Progress::start(db.clone(), shutdown.clone()),
             image_http: net::client(config.allow_private_urls, true, config.download_timeout),
             // A redirect would turn the POST into a GET without the event: it counts as a failure.
             webhook_http: net::client(config.allow_private_urls, false, ATTEMPT_TIMEOUT),
             cpu: Arc::new(tokio::sync::Semaphore::new(cores)),
             decode_memory: Arc::new(MemoryPool::new(DECODE_MEMORY_BUDGET)),
             jobs: tokio_util::task::TaskTracker::new(),
-            shutdown: CancellationToken::new(),
+            shutdown,
             outages: Outages::new(config.outage_retry_max),
             metrics: Default::default(),
             urls,

@@ -43,6 +43,8 @@ pub struct Inner {
     pub shutdown: CancellationToken,
     /// Outages of the database, store and queue as this process sees them.
     pub outages: Outages,
+    /// The requests and jobs this process's events streams follow.
+    pub progress: crate::progress::Progress,
     /// What this process counted, for `/metrics`.
     pub metrics: crate::metrics::Metrics,
 }

@@ -103,7 +103,7 @@ pub async fn register(
 ///
 /// Trades an email and password for a bearer token. Wrong email and wrong password get the same
 /// answer; after 10 failures for one email, or 100 from one address, in 15 minutes, sign-ins
-/// are refused (429) until the window ends.
+/// are refused (429) until older failures slide out of the last 15 minutes.
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "accounts", security(()),
     request_body = Credentials,

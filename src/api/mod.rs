@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod dto;
+pub mod events;
 pub mod extract;
 pub mod files;
 pub mod health;
@@ -54,6 +55,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(secrets::rotate_secret))
         .routes(routes!(requests::create_request, requests::list_requests))
         .routes(routes!(requests::get_request, requests::delete_request))
+        .routes(routes!(events::request_events))
         .routes(routes!(products::list_products))
         .routes(routes!(output::get_output_csv))
         .routes(routes!(webhooks::get_webhook))
@@ -61,6 +63,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::create_job, jobs::list_jobs))
         .routes(routes!(jobs::get_job, jobs::delete_job))
         .routes(routes!(jobs::get_job_result))
+        .routes(routes!(events::job_events))
         .routes(routes!(webhooks::get_job_webhook))
         .routes(routes!(webhooks::redeliver_job_webhook))
         .routes(routes!(files::get_file))

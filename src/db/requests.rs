@@ -181,6 +181,20 @@ pub async fn list(
     newest_first(db, accepted(tenant, RequestKind::Request), offset, limit).await
 }
 
+/// Those of `ids` that are `tenant`'s accepted requests or jobs, as they are now.
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    ids: &[RequestId],
+) -> Result<Vec<request::Model>, DbErr> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let query = Scope(tenant).find::<request::Entity>().filter(request::Column::Accepted.eq(true));
+        rows.extend(query.filter(request::Column::Id.is_in(chunk.iter().copied())).all(db).await?);
+    }
+    Ok(rows)
+}
+
 /// `tenant`'s accepted requests of one kind.
 pub(super) fn accepted(tenant: &TenantId, kind: RequestKind) -> sea_orm::Select<request::Entity> {
     Scope(tenant)

@@ -6,6 +6,7 @@ mod concurrency;
 mod connections;
 mod crash;
 mod csv_validation;
+mod events;
 mod failures;
 mod fairness;
 mod helpers;
