@@ -1,4 +1,5 @@
-//! The `imgbatch` command line: `serve`, `worker`, `migrate` and `openapi`.
+//! The `imgbatch` command line: `serve`, `worker`, `migrate` and `openapi` run the service;
+//! `submit` and `status` are a client of a running one.
 
 use std::process::ExitCode;
 
@@ -52,6 +53,23 @@ enum Command {
     },
     /// Print the OpenAPI document (JSON) and exit.
     Openapi,
+    /// Upload a product CSV to a running server and print its request id. Exit status with
+    /// `--wait`: 0 completed, 2 completed with errors, 1 failed or refused.
+    Submit {
+        /// The CSV: `S. No.,Product Name,Input Image Urls`.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        server: crate::client::Server,
+        #[command(flatten)]
+        options: crate::client::SubmitOptions,
+    },
+    /// Print a request's status and counts. Exit status: as `submit --wait`, or 3 while running.
+    Status {
+        /// The request id.
+        id: String,
+        #[command(flatten)]
+        server: crate::client::Server,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,22 +103,25 @@ pub fn run() -> ExitCode {
     crate::pipeline::compress::tune_allocator();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = runtime.block_on(async move {
+        let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
         match cli.command {
             Command::Serve { config, no_workers } => {
                 let roles = Roles { api: true, workers: !no_workers };
-                serve(config, roles).await
+                done(serve(config, roles).await)
             }
-            Command::Worker { config } => serve(config, Roles { api: false, workers: true }).await,
-            Command::Migrate { config } => migrate(config).await,
+            Command::Worker { config } => done(serve(config, Roles { api: false, workers: true }).await),
+            Command::Migrate { config } => done(migrate(config).await),
             Command::Tenant { command: TenantCommand::Create { config, email, password_stdin } } => {
-                crate::auth::admin::create_tenant(&config, &email, password_stdin).await
+                done(crate::auth::admin::create_tenant(&config, &email, password_stdin).await)
             }
-            Command::Token { config, sub, ttl } => crate::auth::admin::print_token(&config, &sub, ttl).await,
+            Command::Token { config, sub, ttl } => done(crate::auth::admin::print_token(&config, &sub, ttl).await),
+            Command::Submit { file, server, options } => crate::client::submit(file, server, options).await,
+            Command::Status { id, server } => crate::client::status(id, server).await,
             Command::Openapi => unreachable!("handled above"),
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("imgbatch: {e:#}");
             ExitCode::FAILURE

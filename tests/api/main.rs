@@ -2,6 +2,7 @@
 //! SQLite database and store, a local image server and a local webhook receiver.
 
 mod accounts;
+mod cli;
 mod concurrency;
 mod connections;
 mod crash;

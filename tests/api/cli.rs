@@ -1,0 +1,100 @@
+//! The command line as a script uses it: `imgbatch submit --wait` against a running server, its
+//! exit status for each outcome, the output CSV it saves, and `imgbatch status`.
+
+use std::{path::Path, process::Output, time::Duration};
+
+use crate::helpers::{ImageServer, PATIENCE, TestApp};
+
+/// Runs the real binary with `args` against `app` (its key in `IMGBATCH_API_KEY`), with no
+/// terminal, and waits for it to exit.
+async fn imgbatch(app: &TestApp, args: &[&str]) -> Output {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_imgbatch"))
+        .args(args)
+        .env("IMGBATCH_SERVER", &app.base)
+        .env("IMGBATCH_API_KEY", &app.key)
+        .current_dir(app.dir.path())
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(PATIENCE, run).await.expect("the command finished in time").expect("the command ran")
+}
+
+fn write_csv(dir: &Path, name: &str, rows: &[String]) -> String {
+    let path = dir.join(name);
+    let body: String = rows.iter().enumerate().map(|(i, urls)| format!("{},Product {i},\"{urls}\"\n", i + 1)).collect();
+    std::fs::write(&path, format!("S. No.,Product Name,Input Image Urls\n{body}")).unwrap();
+    path.display().to_string()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn submit_wait_shows_progress_saves_the_output_csv_and_exits_0_when_completed() {
+    let images = ImageServer::start().await;
+    let app = TestApp::builder().with_config(|c| c.concurrency = 1).spawn().await;
+    let urls = (0..3).map(|i| images.url(&format!("/slow/c{i}.jpg"))).collect::<Vec<_>>();
+    let csv = write_csv(app.dir.path(), "good.csv", &[urls[..2].join(","), urls[2].clone()]);
+    let out = app.dir.path().join("out.csv");
+    let run = imgbatch(&app, &["submit", &csv, "--wait", "--width", "100", "--output", out.to_str().unwrap()]).await;
+    let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+    assert_eq!(run.status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    let id = stdout.lines().next().expect("the request id first").trim().to_owned();
+    // Without a terminal, progress comes as plain lines, ending at all three.
+    assert!(stderr.contains("progress: 3/3 images (100%)"), "{stderr}");
+    assert!(stderr.contains("completed: 3 of 3 images succeeded, 0 failed"), "{stderr}");
+    let (status, request) = app.get_json(&format!("/api/v1/requests/{id}")).await;
+    assert_eq!((status, request["status"].as_str()), (200, Some("completed")), "{request}");
+    assert_eq!(request["transform"]["width"], 100);
+    let served = app.http.get(format!("{}/api/v1/requests/{id}/output.csv", app.base)).send().await.unwrap();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), served.text().await.unwrap(), "the saved CSV is the API's");
+
+    let status = imgbatch(&app, &["status", &id]).await;
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+    assert!(text(&status.stdout).starts_with(&format!("{id} completed 100% (3 succeeded")), "{}", text(&status.stdout));
+}
+
+#[tokio::test]
+async fn submit_wait_exits_2_with_errors_and_1_when_failed_or_refused() {
+    let images = ImageServer::start().await;
+    let app = TestApp::spawn().await;
+    let mixed = write_csv(app.dir.path(), "mixed.csv", &[images.url("/img/ok.jpg"), images.url("/missing/gone.jpg")]);
+    let run = imgbatch(&app, &["submit", &mixed, "--wait"]).await;
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("completed_with_errors: 1 of 2 images succeeded, 1 failed"),
+        "{}",
+        text(&run.stderr)
+    );
+
+    let gone = write_csv(app.dir.path(), "gone.csv", &[images.url("/missing/a.jpg")]);
+    let run = imgbatch(&app, &["submit", &gone, "--wait"]).await;
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    assert!(text(&run.stderr).contains("failed: 0 of 1 images succeeded, 1 failed"), "{}", text(&run.stderr));
+
+    // Refused: the server's problems, by line and column, and nothing kept.
+    let bad = app.dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "S. No.,Product Name,Input Image Urls\n1,Mug,ftp://x/a.jpg\n1,Cup,https://cdn.example.com/b.jpg\n",
+    )
+    .unwrap();
+    let before = app.get_json("/api/v1/requests").await.1["total"].clone();
+    let run = imgbatch(&app, &["submit", bad.to_str().unwrap(), "--wait"]).await;
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the server answered 422"), "{stderr}");
+    assert!(stderr.contains("line 2, column 3: "), "{stderr}");
+    assert!(stderr.contains("line 3, column 1: "), "{stderr}");
+    assert!(run.stdout.is_empty(), "no request id for a refused upload");
+    assert_eq!(app.get_json("/api/v1/requests").await.1["total"], before);
+
+    // A wrong key is refused too, and says so.
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_imgbatch"))
+        .args(["submit", &mixed, "--server", &app.base, "--api-key", "ib_wrong"])
+        .env_remove("IMGBATCH_API_KEY")
+        .output();
+    let run = tokio::time::timeout(Duration::from_secs(30), run).await.unwrap().unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(text(&run.stderr).contains("the server answered 401"), "{}", text(&run.stderr));
+}
