@@ -1,5 +1,5 @@
 //! The `imgbatch` command line: `serve`, `worker`, `migrate` and `openapi` run the service;
-//! `submit` and `status` are a client of a running one.
+//! `submit`, `status` and `login` are a client of a running one, and `demo` runs both locally.
 
 use std::process::ExitCode;
 
@@ -63,6 +63,22 @@ enum Command {
         #[command(flatten)]
         options: crate::client::SubmitOptions,
     },
+    /// A fully local run: serves the sample images, starts the service in a temporary directory,
+    /// submits the sample CSV with a progress bar and prints the output CSV.
+    Demo {
+        /// Stay up afterwards (until Ctrl-C) to try the API and Swagger UI.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Sign in with an email and password and keep the token (in the user's config directory,
+    /// readable by the user only) for `submit` and `status`.
+    Login {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        server: crate::client::Server,
+    },
     /// Print a request's status and counts. Exit status: as `submit --wait`, or 3 while running.
     Status {
         /// The request id.
@@ -99,7 +115,13 @@ pub fn run() -> ExitCode {
         println!("{}", crate::api::openapi::openapi_json());
         return ExitCode::SUCCESS;
     }
-    crate::telemetry::init();
+    match cli.command {
+        // A client's output is its own; only warnings are logged (to standard error).
+        Command::Submit { .. } | Command::Status { .. } | Command::Login { .. } | Command::Demo { .. } => {
+            crate::telemetry::init_quiet()
+        }
+        _ => crate::telemetry::init(),
+    }
     crate::pipeline::compress::tune_allocator();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = runtime.block_on(async move {
@@ -117,6 +139,8 @@ pub fn run() -> ExitCode {
             Command::Token { config, sub, ttl } => done(crate::auth::admin::print_token(&config, &sub, ttl).await),
             Command::Submit { file, server, options } => crate::client::submit(file, server, options).await,
             Command::Status { id, server } => crate::client::status(id, server).await,
+            Command::Login { email, server } => done(crate::client::login(&server.base(), &email).await),
+            Command::Demo { keep } => crate::demo::run(keep).await,
             Command::Openapi => unreachable!("handled above"),
         }
     });

@@ -9,6 +9,13 @@ pub fn init() {
     let _ = fmt().with_env_filter(filter).with_target(false).try_init();
 }
 
+/// Installs a log subscriber of warnings and errors only, on standard error: for the commands
+/// whose standard output is their answer.
+pub fn init_quiet() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,sqlx=error,sea_orm=error"));
+    let _ = fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
+}
+
 /// Installs a log subscriber for tests, only when `TEST_LOG` is set, so test output stays quiet.
 pub fn init_for_tests() {
     if std::env::var_os("TEST_LOG").is_some() {

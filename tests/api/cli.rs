@@ -98,3 +98,78 @@ async fn submit_wait_exits_2_with_errors_and_1_when_failed_or_refused() {
     assert_eq!(run.status.code(), Some(1));
     assert!(text(&run.stderr).contains("the server answered 401"), "{}", text(&run.stderr));
 }
+
+#[tokio::test]
+async fn demo_runs_the_sample_end_to_end_prints_the_output_csv_and_cleans_up() {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_imgbatch"))
+        .arg("demo")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the demo starts");
+    let dir = std::env::temp_dir().join(format!("imgbatch-demo-{}", child.id().unwrap()));
+    let run =
+        tokio::time::timeout(PATIENCE, child.wait_with_output()).await.expect("the demo finished in time").unwrap();
+    let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+    assert_eq!(run.status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stderr.contains("completed_with_errors: 4 of 5 images succeeded, 1 failed"), "{stderr}");
+    let header = stdout.lines().position(|l| l == "S. No.,Product Name,Input Image Urls,Output Image Urls");
+    let rows: Vec<&str> = stdout.lines().skip(header.expect("the output CSV is printed") + 1).collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    assert!(rows[0].starts_with("1,Red mug,") && rows[0].matches("/files/").count() == 2, "{}", rows[0]);
+    // The lamp's second image is missing on purpose: its slot is empty.
+    assert!(rows[2].starts_with("3,Lamp,") && rows[2].matches("/files/").count() == 1, "{}", rows[2]);
+    assert!(!dir.exists(), "the demo removed {}", dir.display());
+}
+
+#[tokio::test]
+async fn login_keeps_a_token_only_the_user_can_read_and_submit_uses_it_for_that_account() {
+    use std::os::unix::fs::PermissionsExt;
+    use tokio::io::AsyncWriteExt;
+    let images = ImageServer::start().await;
+    let app = TestApp::spawn().await;
+    let (merchant, _) = crate::helpers::api::new_tenant(&app.base, "cli-login@example.com").await;
+    let home = app.dir.path().join("home");
+    let command = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_imgbatch"));
+        command
+            .args(args)
+            .env("IMGBATCH_SERVER", &app.base)
+            .env_remove("IMGBATCH_API_KEY")
+            .env_remove("XDG_CONFIG_HOME")
+            .env("HOME", &home)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        command
+    };
+    let login = |password: &'static str| {
+        let mut child = command(&["login", "--email", "cli-login@example.com"]).spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        async move {
+            stdin.write_all(format!("{password}\n").as_bytes()).await.unwrap();
+            drop(stdin);
+            tokio::time::timeout(PATIENCE, child.wait_with_output()).await.unwrap().unwrap()
+        }
+    };
+    let wrong = login("not the password").await;
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(text(&wrong.stderr).contains("the server answered 401"), "{}", text(&wrong.stderr));
+    let kept = home.join(".config/imgbatch/token.json");
+    assert!(!kept.exists(), "a refused sign-in keeps nothing");
+
+    let right = login("correct horse battery staple").await;
+    assert_eq!(right.status.code(), Some(0), "{}", text(&right.stderr));
+    let mode = std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "only the user can read the kept token");
+    assert!(!text(&right.stdout).contains("eyJ") && !text(&right.stderr).contains("eyJ"), "the token is not printed");
+
+    let csv = write_csv(app.dir.path(), "mine.csv", &[images.url("/img/login.jpg")]);
+    let run = tokio::time::timeout(PATIENCE, command(&["submit", &csv, "--wait"]).output()).await.unwrap().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let id = text(&run.stdout).trim().to_owned();
+    assert_eq!(merchant.get_json(&format!("/api/v1/requests/{id}")).await.0, 200, "the request is the merchant's");
+    assert_eq!(app.get_json(&format!("/api/v1/requests/{id}")).await.0, 404, "not the admin's");
+}

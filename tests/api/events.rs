@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use serde_json::Value;
 
 use crate::helpers::{
@@ -106,17 +107,21 @@ async fn another_tenants_request_and_job_have_no_stream() {
 async fn five_hundred_streams_of_one_request_share_one_reader_and_all_see_the_end() {
     let images = ImageServer::start().await;
     let app = TestApp::builder().with_config(|c| c.concurrency = 1).spawn().await;
-    // Two images of 3 s each: time to open every stream before the end.
-    let stalled = [images.url("/stall/a.jpg"), images.url("/stall/b.jpg")].join(",");
-    let id = app.submit(&format!("S. No.,Product Name,Input Image Urls\n1,Stalled,\"{stalled}\"\n"), &[]).await;
+    // The image waits for the gate: the request cannot finish before every stream is open.
+    let csv = format!("S. No.,Product Name,Input Image Urls\n1,Gated,{}\n", images.url("/gated/a.jpg"));
+    let id = app.submit(&csv, &[]).await;
     let path = format!("/api/v1/requests/{id}/events");
-    let mut streams = Vec::new();
-    for _ in 0..500 {
-        let mut stream = EventStream::open(&app, &path).await;
-        stream.next(Duration::from_secs(5)).await.expect("an event at once");
-        streams.push(stream);
-    }
+    let opened = futures::stream::iter(0..500)
+        .map(|_| async {
+            let mut stream = EventStream::open(&app, &path).await;
+            assert_eq!(stream.next(Duration::from_secs(30)).await.expect("an event at once").0, "progress");
+            stream
+        })
+        .buffer_unordered(50);
+    let mut streams: Vec<EventStream> =
+        tokio::time::timeout(PATIENCE, opened.collect()).await.expect("all opened in time");
     assert_eq!(app.state.progress.watched(), 1, "one request watched, however many streams");
+    images.open_gate();
     let finals = futures::future::join_all(streams.iter_mut().map(|s| async { s.rest(PATIENCE).await.pop() })).await;
     let finished = app.wait_until_finished(&id).await;
     for last in finals {

@@ -24,6 +24,7 @@ pub struct ImageServer {
     /// Its address.
     pub addr: SocketAddr,
     hits: Arc<Mutex<HashMap<String, usize>>>,
+    gate: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// An RGB test picture whose colours depend on `seed`, so different names give different files.
@@ -61,7 +62,10 @@ impl ImageServer {
     /// Starts the server on 127.0.0.1.
     pub async fn start() -> Self {
         let hits = Arc::new(Mutex::new(HashMap::new()));
+        let gate = Arc::new(tokio::sync::watch::channel(false).0);
+        let held = gate.clone();
         let app = Router::new()
+            .route("/gated/{name}", get(move |name| gated_image(held.subscribe(), name)))
             .route("/img/{name}", get(serve_image))
             .route("/slow/{name}", get(slow_image))
             .route("/stall/{name}", get(stalled_image))
@@ -82,7 +86,12 @@ impl ImageServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { addr, hits }
+        Self { addr, hits, gate }
+    }
+
+    /// Lets every request for `/gated/…` be answered (they wait until this is called).
+    pub fn open_gate(&self) {
+        self.gate.send_replace(true);
     }
 
     /// The URL of a path on this server.
@@ -132,6 +141,13 @@ async fn large_image(Path(name): Path<String>) -> Response {
 /// The image after 3 s: long enough for a test to see its job unfinished.
 async fn stalled_image(name: Path<String>) -> Response {
     tokio::time::sleep(Duration::from_secs(3)).await;
+    serve_image(name).await
+}
+
+/// The image once the test opens the gate (at most 120 s later): the image's job stays
+/// unfinished for exactly as long as the test needs.
+async fn gated_image(mut gate: tokio::sync::watch::Receiver<bool>, name: Path<String>) -> Response {
+    let _ = tokio::time::timeout(Duration::from_secs(120), gate.wait_for(|open| *open)).await;
     serve_image(name).await
 }
 

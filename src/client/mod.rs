@@ -1,5 +1,9 @@
 //! The command line's client of a running imgbatch: `submit` (with `--wait`, a progress bar fed
-//! by the events stream) and `status`. It speaks only the public HTTP API.
+//! by the events stream), `status` and `login`. It speaks only the public HTTP API.
+
+mod login;
+
+pub use login::login;
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Duration};
 
@@ -15,9 +19,16 @@ pub struct Server {
     /// The server's base URL.
     #[arg(long = "server", env = "IMGBATCH_SERVER", default_value = "http://127.0.0.1:8080")]
     pub url: String,
-    /// An API key (or bearer token) of the account.
+    /// An API key (or bearer token) of the account [default: the token `imgbatch login` kept].
     #[arg(long = "api-key", env = "IMGBATCH_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+}
+
+impl Server {
+    /// The base URL without a trailing slash.
+    pub fn base(&self) -> String {
+        self.url.trim_end_matches('/').to_owned()
+    }
 }
 
 /// What `submit` sends besides the CSV.
@@ -59,7 +70,10 @@ struct Client {
 impl Client {
     fn new(server: &Server) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
-        Ok(Self { http, base: server.url.trim_end_matches('/').to_owned(), key: server.api_key.clone() })
+        let base = server.base();
+        // No key given: the token `imgbatch login` kept for this server, if any.
+        let key = server.api_key.clone().or_else(|| login::stored_token(&base));
+        Ok(Self { http, base, key })
     }
 
     fn get(&self, path: &str) -> reqwest::RequestBuilder {
@@ -187,8 +201,11 @@ async fn follow(client: &Client, id: &str, images: u64) -> anyhow::Result<Value>
         false => ProgressBar::hidden(),
     };
     bar.set_style(
-        ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len} images  {per_sec}  ETA {eta}")
-            .expect("a valid template"),
+        ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len} images  {rate}  ETA {eta}")
+            .expect("a valid template")
+            .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.1}/s", state.per_sec());
+            }),
     );
     let mut last_line = None;
     let mut breaks = 0;
