@@ -139,7 +139,7 @@ pub fn run() -> ExitCode {
             Command::Token { config, sub, ttl } => done(crate::auth::admin::print_token(&config, &sub, ttl).await),
             Command::Submit { file, server, options } => crate::client::submit(file, server, options).await,
             Command::Status { id, server } => crate::client::status(id, server).await,
-            Command::Login { email, server } => done(crate::client::login(&server.base(), &email).await),
+            Command::Login { email, server } => done(crate::client::login(&server, &email).await),
             Command::Demo { keep } => crate::demo::run(keep).await,
             Command::Openapi => unreachable!("handled above"),
         }

@@ -3,7 +3,7 @@
 
 use std::{io::IsTerminal, path::PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 /// A token kept by `login`, for one server.
@@ -36,7 +36,7 @@ pub fn stored_token(server: &str) -> Option<String> {
 
 /// Signs in as `email` on `server` (the password from a prompt on a terminal, else the first
 /// line of standard input) and keeps the token.
-pub async fn login(server: &str, email: &str) -> anyhow::Result<()> {
+pub async fn login(server: &super::Server, email: &str) -> anyhow::Result<()> {
     let password = match std::io::stdin().is_terminal() {
         true => rpassword::prompt_password(format!("password for {email}: "))?,
         false => {
@@ -45,21 +45,11 @@ pub async fn login(server: &str, email: &str) -> anyhow::Result<()> {
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+    let client = super::Client::new(server)?;
     let body = serde_json::json!({"email": email, "password": password});
-    let response = http
-        .post(format!("{server}/api/v1/auth/login"))
-        .json(&body)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the server at {server} (--server, IMGBATCH_SERVER)"))?;
-    let status = response.status().as_u16();
-    let answer: serde_json::Value = response.json().await.unwrap_or_default();
-    if status != 200 {
-        bail!("{}", super::describe_problem(status, &answer));
-    }
+    let answer = client.json(client.http.post(format!("{}/api/v1/auth/login", client.base)).json(&body)).await?;
     let stored = Stored {
-        server: server.to_owned(),
+        server: client.base.clone(),
         access_token: answer["access_token"].as_str().context("the answer has no access_token")?.to_owned(),
         expires_at: now() + answer["expires_in"].as_u64().unwrap_or(0),
     };
