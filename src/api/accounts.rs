@@ -81,23 +81,30 @@ pub async fn register(
     headers: HeaderMap,
     body: std::result::Result<Json<Credentials>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Account>)> {
+    let Credentials { email, password } = json_body(body)?;
+    let account = sign_up(&state, &client_of(&state, &headers, peer), &email, password).await?;
+    Ok((StatusCode::CREATED, Json(account)))
+}
+
+/// Makes a local account (register, and the dashboard's sign-up), counted against the client's
+/// registrations.
+pub async fn sign_up(state: &AppState, client: &str, email: &str, password: String) -> Result<Account> {
     if state.config.access.registration == Registration::Closed {
         return Err(ApiError::Forbidden(
             "registration is closed; an operator makes accounts with `imgbatch tenant create`".into(),
         ));
     }
-    let Credentials { email, password } = json_body(body)?;
-    let client = client_key(client_address(state.config.access.trust_forwarded_for, &headers, peer));
-    if let Some(wait) = state.limiter.hit(REGISTRATIONS_PER_CLIENT, &client).await.map_err(limiter_down)? {
+    if let Some(wait) = state.limiter.hit(REGISTRATIONS_PER_CLIENT, client).await.map_err(limiter_down)? {
         return Err(ApiError::too_many("too many accounts registered from this address; try again later", wait));
     }
-    let email = credentials::normalise_email(&email).map_err(ApiError::BadRequest)?;
+    let email = credentials::normalise_email(email).map_err(ApiError::BadRequest)?;
     credentials::check_password(&password).map_err(ApiError::BadRequest)?;
     let hash = state.run_cpu(move || credentials::hash_password(&password)).await.map_err(anyhow::Error::new)??;
     let tenant_id = accounts::create_local(&state.db, &email, Some(&hash)).await?;
     let created_at = db::tenants::find(&state.db, &tenant_id).await?.map_or_else(db::now, |t| t.created_at);
-    Ok((StatusCode::CREATED, Json(Account { tenant_id, email, created_at })))
+    Ok(Account { tenant_id, email, created_at })
 }
+
 
 /// Sign in
 ///
@@ -124,13 +131,18 @@ pub async fn login(
     body: std::result::Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Json<TokenOut>> {
     let Credentials { email, password } = json_body(body)?;
+    Ok(Json(sign_in(&state, &client_of(&state, &headers, peer), &email, password).await?))
+}
+
+/// Trades an email and password for a bearer token (login, and the dashboard's sign-in), under
+/// the sign-in failure limits of the email and of the client.
+pub async fn sign_in(state: &AppState, client: &str, email: &str, password: String) -> Result<TokenOut> {
     let email = email.trim().to_lowercase();
     // Counted under a digest, so that neither an email nor its length goes into the counter's key.
     let email_key = credentials::hash_api_key(&email);
-    let client = client_key(client_address(state.config.access.trust_forwarded_for, &headers, peer));
     let limits = [
         (LOGIN_FAILURES_PER_EMAIL, email_key.as_str(), "this email"),
-        (LOGIN_FAILURES_PER_CLIENT, client.as_str(), "this address"),
+        (LOGIN_FAILURES_PER_CLIENT, client, "this address"),
     ];
     // Every attempt is counted before the password is checked, so that guesses sent at once are
     // counted too; a right one is taken back.
@@ -156,7 +168,12 @@ pub async fn login(
     }
     let ttl = state.auth.token_ttl;
     let access_token = state.auth.tokens.issue(&tenant.id, ttl)?;
-    Ok(Json(TokenOut { access_token, token_type: "Bearer".into(), expires_in: ttl.as_secs() }))
+    Ok(TokenOut { access_token, token_type: "Bearer".into(), expires_in: ttl.as_secs() })
+}
+
+/// The key a client's limits are counted under.
+pub fn client_of(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
+    client_key(client_address(state.config.access.trust_forwarded_for, headers, peer))
 }
 
 /// The client's address: the connection's, or behind a trusted proxy the last `X-Forwarded-For`

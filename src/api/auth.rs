@@ -4,7 +4,7 @@
 
 use axum::{
     extract::{FromRequestParts, Request, State},
-    http::{header, request::Parts},
+    http::request::Parts,
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -22,7 +22,7 @@ pub struct Caller(pub TenantId);
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if path.starts_with("/api/v1/") && !OPEN.contains(&path) {
-        match state.auth.authenticate(&state.db, request.headers().get(header::AUTHORIZATION)).await {
+        match state.auth.authenticate(&state.db, request.method(), request.headers()).await {
             Ok(tenant) => {
                 request.extensions_mut().insert(Caller(tenant));
             }

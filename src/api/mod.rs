@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod dashboard;
 pub mod dto;
 pub mod events;
 pub mod extract;
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = usize::try_from(largest).unwrap_or(usize::MAX);
     router
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", api))
+        .merge(dashboard::routes())
         // The upload counts its file against IMGBATCH_MAX_UPLOAD_BYTES itself, and a job its image
         // against IMGBATCH_MAX_IMAGE_BYTES; this bounds the whole body (other fields, multipart
         // framing, base64) a little above the larger.

@@ -6,12 +6,13 @@ pub mod accounts;
 pub mod admin;
 pub mod bootstrap;
 pub mod credentials;
+pub mod session;
 pub mod settings;
 pub mod token;
 
 use std::time::Duration;
 
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, Method, header};
 use sea_orm::DatabaseConnection;
 
 use self::{settings::AuthMode, token::Tokens};
@@ -33,25 +34,49 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// The tenant an `Authorization` header proves, or a 401 saying why not.
+    /// The tenant a call proves: by its `Authorization` header, or else by the dashboard's
+    /// session cookie (with the CSRF header when the call changes something); a 401 (or 403)
+    /// saying why not.
     pub async fn authenticate(
         &self,
         db: &DatabaseConnection,
-        header: Option<&HeaderValue>,
+        method: &Method,
+        headers: &HeaderMap,
     ) -> Result<TenantId, ApiError> {
         if self.mode == AuthMode::Off {
             return Ok(TenantId::default_tenant());
         }
-        let header =
-            header.ok_or_else(|| unauthorized("this call needs `Authorization: Bearer <API key or token>`"))?;
-        let credential = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, value)| value.trim())
-            .filter(|value| !value.is_empty())
-            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <API key or token>`"))?;
+        if let Some(header) = headers.get(header::AUTHORIZATION) {
+            let credential = header
+                .to_str()
+                .ok()
+                .and_then(|h| h.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, value)| value.trim())
+                .filter(|value| !value.is_empty())
+                .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <API key or token>`"))?;
+            return self.credential(db, credential).await;
+        }
+        let Some(token) = session::cookie(headers, session::COOKIE) else {
+            return Err(unauthorized("this call needs `Authorization: Bearer <API key or token>`"));
+        };
+        if session::changes(method) {
+            let sent = headers.get(session::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if !session::same(sent, &session::csrf_for(&token)) {
+                return Err(ApiError::Forbidden(format!(
+                    "a call made with the dashboard's session cookie must carry its `{}` header",
+                    session::CSRF_HEADER
+                )));
+            }
+        }
+        match token.starts_with(credentials::KEY_PREFIX) {
+            true => Err(unauthorized("the session cookie holds no session")),
+            false => self.credential(db, &token).await,
+        }
+    }
+
+    /// The tenant an API key or bearer token proves.
+    pub async fn credential(&self, db: &DatabaseConnection, credential: &str) -> Result<TenantId, ApiError> {
         if credential.starts_with(credentials::KEY_PREFIX) {
             let hash = credentials::hash_api_key(credential);
             let key = db::tenants::key_by_hash(db, &hash)

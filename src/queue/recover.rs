@@ -29,16 +29,19 @@ pub async fn run(state: AppState) {
     }
 }
 
-/// One recovery pass; returns (uploads removed, webhook attempts queued).
+/// One recovery pass; returns (uploads removed, webhook attempts queued). An upload that could
+/// not be removed this pass is not counted.
 pub async fn recover(state: &AppState, intake_grace: Duration) -> anyhow::Result<(usize, usize)> {
     let cutoff = db::now() - chrono::Duration::from_std(intake_grace)?;
     let dead = db::requests::unaccepted_before(&state.db, cutoff).await?;
+    let mut removed = 0;
     for (tenant, id) in &dead {
         tracing::warn!(request = %id, "removing an upload that died before its jobs were queued (or a removal cut short)");
         // One that cannot be removed now (the store is down) is tried again next pass; the rest
         // of this pass still runs.
-        if let Err(e) = crate::retention::purge(state, tenant, *id).await {
-            tracing::warn!(request = %id, error = %e, "could not remove it yet");
+        match crate::retention::purge(state, tenant, *id).await {
+            Ok(()) => removed += 1,
+            Err(e) => tracing::warn!(request = %id, error = %e, "could not remove it yet"),
         }
     }
     // An attempt in progress is not due: its claim holds it for the claim lease.
@@ -63,5 +66,5 @@ pub async fn recover(state: &AppState, intake_grace: Duration) -> anyhow::Result
             tracing::info!(count = removed, "removed requests and jobs older than IMGBATCH_RETENTION");
         }
     }
-    Ok((dead.len(), due.len()))
+    Ok((removed, due.len()))
 }

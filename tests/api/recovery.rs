@@ -46,7 +46,17 @@ async fn an_upload_that_died_before_its_jobs_were_queued_is_invisible_then_remov
     assert_eq!(list["total"], 0);
 
     assert_eq!(recover(&app.state, Duration::from_secs(600)).await.unwrap().0, 0, "a fresh upload is left alone");
-    assert_eq!(recover(&app.state, Duration::ZERO).await.unwrap().0, 1);
+    // The pass the workers run at start may hold the database at the same moment; a pass that
+    // cannot remove it leaves it to the next (a minute later in the service).
+    let mut removed = 0;
+    for _ in 0..5 {
+        removed = recover(&app.state, Duration::ZERO).await.unwrap().0;
+        if removed == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(removed, 1, "the dead upload is removed within a few passes");
     let left = imgbatch::db::entities::request::Entity::find_by_id(id).one(&app.state.db).await.unwrap();
     assert!(left.is_none(), "the dead upload is gone");
 }

@@ -1,0 +1,70 @@
+//! The dashboard's stylesheet, script and icon, compiled into the binary and served under names
+//! that carry a digest of their content: a browser keeps each for a year and fetches the new one
+//! the moment a new build changes it.
+
+use std::sync::LazyLock;
+
+use axum::{
+    extract::Path,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+/// One compiled-in file.
+struct Asset {
+    /// The name it is served under: `app.<digest>.css`.
+    name: String,
+    /// The URL pages link to.
+    url: String,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+/// The URLs pages link to.
+pub struct Urls {
+    /// The stylesheet.
+    pub css: &'static str,
+    /// The script.
+    pub js: &'static str,
+    /// The icon.
+    pub icon: &'static str,
+}
+
+static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
+    [
+        asset("app", "css", "text/css; charset=utf-8", include_bytes!("../../../assets/app.css")),
+        asset("app", "js", "text/javascript; charset=utf-8", include_bytes!("../../../assets/app.js")),
+        asset("icon", "svg", "image/svg+xml", include_bytes!("../../../assets/icon.svg")),
+    ]
+});
+
+static URLS: LazyLock<Urls> =
+    LazyLock::new(|| Urls { css: &ASSETS[0].url, js: &ASSETS[1].url, icon: &ASSETS[2].url });
+
+fn asset(stem: &str, ext: &str, content_type: &'static str, body: &'static [u8]) -> Asset {
+    let digest = Sha256::digest(body);
+    let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let name = format!("{stem}.{short}.{ext}");
+    Asset { url: format!("/assets/{name}"), name, content_type, body }
+}
+
+/// The URLs of this build's assets.
+pub fn urls() -> &'static Urls {
+    &URLS
+}
+
+/// `GET /assets/{name}`: only this build's names; an old name is a 404, not stale content
+/// cached for a year.
+pub async fn serve(Path(name): Path<String>) -> Response {
+    let Some(asset) = ASSETS.iter().find(|a| a.name == name) else {
+        return ApiError::NotFound("asset").into_response();
+    };
+    let mut response = asset.body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+    response
+}

@@ -1,0 +1,214 @@
+//! Signing in, up and out of the dashboard: HTML forms posted to the server, which answers with
+//! the session cookie and a redirect, or the form again with what was wrong.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::{
+    Form,
+    extract::{ConnectInfo, Query, State},
+    http::{HeaderMap, StatusCode, Uri, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::{View, render};
+use crate::{
+    api::accounts,
+    auth::{session, settings::AuthMode, settings::Registration},
+    error::ApiError,
+    state::AppState,
+};
+
+/// Where to go after signing in.
+#[derive(Debug, Default, Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
+/// A posted sign-in or sign-up form.
+#[derive(Debug, Deserialize)]
+pub struct AccountForm {
+    email: String,
+    password: String,
+    form_token: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// A posted sign-out form.
+#[derive(Debug, Deserialize)]
+pub struct SignOutForm {
+    csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct AccountPage {
+    view: View,
+    signing_up: bool,
+    registration_open: bool,
+    email: String,
+    error: Option<String>,
+    form_token: String,
+    next: String,
+}
+
+/// `next`, percent-encoded for a query string.
+pub(super) fn encode_next(uri: &Uri) -> String {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    url::form_urlencoded::byte_serialize(path.as_bytes()).collect()
+}
+
+/// Only a path on this site: never `//host` or a URL (an open redirect).
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/",
+    }
+}
+
+fn secure(state: &AppState) -> bool {
+    state.config.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+}
+
+/// The form, with a form token matching the browser's form cookie (set here if it has none).
+fn form_page(state: &AppState, headers: &HeaderMap, page: AccountPageParts) -> Response {
+    let existing = session::cookie(headers, session::FORM_COOKIE);
+    let token = existing.clone().unwrap_or_else(session::new_form_token);
+    let AccountPageParts { signing_up, email, error, next, status } = page;
+    let template = AccountPage {
+        view: View::new(if signing_up { "signup" } else { "signin" }, None, String::new(), false),
+        signing_up,
+        registration_open: state.config.access.registration != Registration::Closed,
+        email,
+        error,
+        form_token: token.clone(),
+        next,
+    };
+    let mut response = (status, render(&template)).into_response();
+    if existing.is_none() {
+        response.headers_mut().append(header::SET_COOKIE, session::form_cookie(&token, secure(state)));
+    }
+    response
+}
+
+struct AccountPageParts {
+    signing_up: bool,
+    email: String,
+    error: Option<String>,
+    next: String,
+    status: StatusCode,
+}
+
+/// Whether the browser already has a working session (or needs none).
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
+    if state.auth.mode == AuthMode::Off {
+        return true;
+    }
+    match session::cookie(headers, session::COOKIE) {
+        Some(token) => state.auth.credential(&state.db, &token).await.is_ok(),
+        None => false,
+    }
+}
+
+async fn show(state: AppState, headers: HeaderMap, next: Next, signing_up: bool) -> Response {
+    let next = safe_next(next.next.as_deref()).to_owned();
+    if signed_in(&state, &headers).await {
+        return Redirect::to(&next).into_response();
+    }
+    form_page(&state, &headers, AccountPageParts { signing_up, email: String::new(), error: None, next, status: StatusCode::OK })
+}
+
+/// `GET /signin`.
+pub async fn show_sign_in(State(state): State<AppState>, headers: HeaderMap, Query(next): Query<Next>) -> Response {
+    show(state, headers, next, false).await
+}
+
+/// `GET /signup`.
+pub async fn show_sign_up(State(state): State<AppState>, headers: HeaderMap, Query(next): Query<Next>) -> Response {
+    show(state, headers, next, true).await
+}
+
+/// `POST /signin`.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<AccountForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    submit(state, peer, headers, form, false).await
+}
+
+/// `POST /signup`: makes the account, then signs in with it.
+pub async fn sign_up(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<AccountForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    submit(state, peer, headers, form, true).await
+}
+
+async fn submit(
+    state: AppState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    form: Result<Form<AccountForm>, axum::extract::rejection::FormRejection>,
+    signing_up: bool,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return ApiError::bad_request("expected the form's email, password and form_token").into_response();
+    };
+    let expected = session::cookie(&headers, session::FORM_COOKIE).unwrap_or_default();
+    let next = safe_next(form.next.as_deref()).to_owned();
+    let result = match expected.is_empty() || !session::same(&form.form_token, &expected) {
+        true => Err(ApiError::Forbidden("the form expired; it has been renewed, send it again".into())),
+        false => {
+            let client = accounts::client_of(&state, &headers, peer);
+            let made = match signing_up {
+                true => accounts::sign_up(&state, &client, &form.email, form.password.clone()).await.map(drop),
+                false => Ok(()),
+            };
+            match made {
+                Ok(()) => accounts::sign_in(&state, &client, &form.email, form.password).await,
+                Err(e) => Err(e),
+            }
+        }
+    };
+    match result {
+        Ok(token) => {
+            let cookie = session::start(&token.access_token, state.auth.token_ttl, secure(&state));
+            let mut response = Redirect::to(&next).into_response();
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response
+        }
+        Err(e) => {
+            let error = Some(e.problem().detail);
+            // The API's answer logs an internal error and says when to retry; the page says why.
+            let answer = e.into_response();
+            let parts = AccountPageParts { signing_up, email: form.email, error, next, status: answer.status() };
+            let mut response = form_page(&state, &headers, parts);
+            if let Some(wait) = answer.headers().get(header::RETRY_AFTER) {
+                response.headers_mut().insert(header::RETRY_AFTER, wait.clone());
+            }
+            response
+        }
+    }
+}
+
+/// `POST /signout`: ends the session in this browser.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<SignOutForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let token = session::cookie(&headers, session::COOKIE).unwrap_or_default();
+    let valid = form.is_ok_and(|Form(f)| session::same(&f.csrf, &session::csrf_for(&token)));
+    if !valid {
+        return ApiError::Forbidden("signing out needs the page's CSRF token".into()).into_response();
+    }
+    let mut response = Redirect::to("/signin").into_response();
+    response.headers_mut().append(header::SET_COOKIE, session::end(secure(&state)));
+    response
+}
