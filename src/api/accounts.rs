@@ -105,7 +105,6 @@ pub async fn sign_up(state: &AppState, client: &str, email: &str, password: Stri
     Ok(Account { tenant_id, email, created_at })
 }
 
-
 /// Sign in
 ///
 /// Trades an email and password for a bearer token. Wrong email and wrong password get the same

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderValue, header};
 use ::cookie::{Cookie, SameSite};
+use axum::http::{HeaderMap, HeaderValue, header};
 use sha2::{Digest, Sha256};
 
 /// The session cookie: a bearer token.

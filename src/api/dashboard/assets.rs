@@ -41,8 +41,7 @@ static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
     ]
 });
 
-static URLS: LazyLock<Urls> =
-    LazyLock::new(|| Urls { css: &ASSETS[0].url, js: &ASSETS[1].url, icon: &ASSETS[2].url });
+static URLS: LazyLock<Urls> = LazyLock::new(|| Urls { css: &ASSETS[0].url, js: &ASSETS[1].url, icon: &ASSETS[2].url });
 
 fn asset(stem: &str, ext: &str, content_type: &'static str, body: &'static [u8]) -> Asset {
     let digest = Sha256::digest(body);

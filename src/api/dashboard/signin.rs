@@ -117,7 +117,11 @@ async fn show(state: AppState, headers: HeaderMap, next: Next, signing_up: bool)
     if signed_in(&state, &headers).await {
         return Redirect::to(&next).into_response();
     }
-    form_page(&state, &headers, AccountPageParts { signing_up, email: String::new(), error: None, next, status: StatusCode::OK })
+    form_page(
+        &state,
+        &headers,
+        AccountPageParts { signing_up, email: String::new(), error: None, next, status: StatusCode::OK },
+    )
 }
 
 /// `GET /signin`.
