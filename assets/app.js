@@ -153,6 +153,7 @@ function requestsPage() {
         h("a", { href: `/requests/${accepted.request_id}` }, accepted.request_id),
         `: ${accepted.products} products, ${accepted.images} images.`));
       form.reset();
+      form.querySelector("details").open = false;
       $("#file-name").textContent = $("#file-name").dataset.empty;
       offset = 0;
       await load();
@@ -298,6 +299,15 @@ function requestPage() {
         : h("p", { class: "muted" }, "No attempt yet."));
     return d;
   }
+  // The call goes out just after the request finishes, and a retry may follow: the box is
+  // refreshed until the delivery has an outcome (for at most a few minutes).
+  async function watchWebhook() {
+    for (let i = 0; i < 120; i++) {
+      const d = await webhook();
+      if (!d || d.status !== "pending") return;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
   $("#redeliver").addEventListener("click", async () => {
     const button = $("#redeliver");
     button.disabled = true;
@@ -327,13 +337,12 @@ function requestPage() {
     }
     summary(r);
     products(true);
+    if (FINAL.has(r.status)) { watchWebhook(); return; }
     webhook();
-    if (!FINAL.has(r.status)) {
-      follow(`${base}/events`, (now, finished) => {
-        summary(now);
-        if (finished) { products(true); webhook(); }
-      });
-    }
+    follow(`${base}/events`, (now, finished) => {
+      summary(now);
+      if (finished) { products(true); watchWebhook(); }
+    });
   })();
 }
 

@@ -1,7 +1,8 @@
 //! `imgbatch demo`: a fully local run with nothing installed. It serves the sample images
 //! (compiled in) on loopback, starts the service on a free port with its data in a temporary
 //! directory, submits the sample CSV through the same client as `submit --wait`, prints the output
-//! CSV and removes everything. With `--keep` it stays up until Ctrl-C.
+//! CSV and removes everything. It runs with authentication off, on loopback only. With `--keep` it
+//! stays up until Ctrl-C, for the dashboard.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -16,8 +17,8 @@ use axum::{
 
 use crate::{
     Application, Config,
+    auth::settings::AuthMode,
     client::{self, Server, SubmitOptions},
-    domain::ids::TenantId,
     storage::StorageLocation,
 };
 
@@ -57,35 +58,21 @@ pub async fn run(keep: bool) -> anyhow::Result<ExitCode> {
     config.allow_private_urls = true;
     config.database_url = format!("sqlite://{}?mode=rwc", dir.0.join("imgbatch.db").display());
     config.storage = StorageLocation::Local(dir.0.join("files"));
+    // One local account on loopback: the dashboard opens without signing in.
+    config.access.auth = AuthMode::Off;
     let app = Application::build(config).await?;
     let base = format!("http://{}", app.address());
-    let admin = TenantId::default_tenant();
-    let (_, key) =
-        crate::auth::accounts::create_key(&app.state().db, &admin, "demo").await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let stopper = app.stopper();
     let running = tokio::spawn(app.run_until_stopped());
 
     let csv = dir.0.join("local-demo.csv");
     std::fs::write(&csv, CSV.replace("127.0.0.1:8765", &images_at.to_string()))?;
-    let output = dir.0.join("output.csv");
-    let server = Server { url: base.clone(), api_key: Some(key.expose().to_owned()) };
-    let options = SubmitOptions {
-        webhook: None,
-        quality: None,
-        width: None,
-        height: None,
-        fit: None,
-        format: None,
-        wait: true,
-        output: Some(output.clone()),
-    };
+    let server = Server { url: base.clone(), api_key: None };
+    let options = SubmitOptions { wait: true, output: Some(PathBuf::from("-")), ..SubmitOptions::default() };
     eprintln!("imgbatch demo: sample images on http://{images_at}/, the service on {base}/");
     let outcome = client::submit(csv, server, options).await;
-    if let Ok(csv) = std::fs::read_to_string(&output) {
-        print!("{csv}");
-    }
     if keep {
-        eprintln!("imgbatch demo: open {base}/swagger-ui/ (API key {}); Ctrl-C to stop", key.expose());
+        eprintln!("imgbatch demo: open {base}/ for the dashboard, {base}/swagger-ui/ for the API; Ctrl-C to stop");
         crate::telemetry::shutdown_signal().await;
     }
     stopper.cancel();

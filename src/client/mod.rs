@@ -32,7 +32,7 @@ impl Server {
 }
 
 /// What `submit` sends besides the CSV.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct SubmitOptions {
     /// Where to POST the signed completion event.
     #[arg(long)]
@@ -55,7 +55,7 @@ pub struct SubmitOptions {
     /// Follow the request to its end with a progress bar; the exit status is its outcome.
     #[arg(long)]
     pub wait: bool,
-    /// Save the output CSV here once finished (implies `--wait`).
+    /// Save the output CSV here once finished (implies `--wait`); `-` prints it.
     #[arg(long)]
     pub output: Option<PathBuf>,
 }
@@ -157,8 +157,13 @@ pub async fn submit(file: PathBuf, server: Server, options: SubmitOptions) -> an
             bail!("cannot fetch the output CSV: {}", response.status());
         }
         let bytes = response.bytes().await?;
-        tokio::fs::write(path, &bytes).await.with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("output CSV saved to {}", path.display());
+        if path.as_os_str() == "-" {
+            use std::io::Write;
+            std::io::stdout().write_all(&bytes).context("cannot print the output CSV")?;
+        } else {
+            tokio::fs::write(path, &bytes).await.with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("output CSV saved to {}", path.display());
+        }
     }
     Ok(outcome(&finished))
 }

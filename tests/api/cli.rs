@@ -124,6 +124,44 @@ async fn demo_runs_the_sample_end_to_end_prints_the_output_csv_and_cleans_up() {
 }
 
 #[tokio::test]
+async fn demo_keep_stays_up_with_the_dashboard_open_until_told_to_stop() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_imgbatch"))
+        .args(["demo", "--keep"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the demo starts");
+    let dir = std::env::temp_dir().join(format!("imgbatch-demo-{}", child.id().unwrap()));
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let said = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("for the dashboard") {
+                return line;
+            }
+        }
+        panic!("the demo ended without saying where the dashboard is")
+    });
+    let line = said.await.expect("the demo said where the dashboard is in time");
+    let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().trim_end_matches('/').to_owned();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    // The dashboard opens without signing in, on the finished sample request.
+    let page = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("id=\"upload-form\""));
+    let list: serde_json::Value = reqwest::get(format!("{base}/api/v1/requests")).await.unwrap().json().await.unwrap();
+    assert_eq!(list["items"][0]["status"], "completed_with_errors", "{list:#}");
+
+    // SAFETY: kill(2) on a child we started and have not reaped.
+    assert_eq!(unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) }, 0);
+    let status = tokio::time::timeout(PATIENCE, child.wait()).await.expect("the demo stopped in time").unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(!dir.exists(), "the demo removed {}", dir.display());
+}
+
+#[tokio::test]
 async fn login_keeps_a_token_only_the_user_can_read_and_submit_uses_it_for_that_account() {
     use std::os::unix::fs::PermissionsExt;
     use tokio::io::AsyncWriteExt;

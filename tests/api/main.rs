@@ -7,6 +7,8 @@ mod concurrency;
 mod connections;
 mod crash;
 mod csv_validation;
+mod dashboard;
+mod dashboard_pages;
 mod events;
 mod failures;
 mod fairness;

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod backends;
 pub mod batch;
+pub mod browser;
 pub mod events;
 pub mod image_server;
 pub mod outage;

@@ -1,0 +1,136 @@
+//! The dashboard in a real browser (headless Chromium over WebDriver): a merchant signs up,
+//! uploads a CSV, watches it finish live, reads the results, downloads the output CSV and
+//! redelivers the webhook. Screenshots at 375 and 1440 px land in `target/dashboard-screenshots`.
+
+use fantoccini::Locator;
+
+use crate::helpers::{
+    ApiClient, ImageServer, PATIENCE, TestApp, TestReceiver,
+    browser::{Browser, screenshot_dir},
+};
+
+const EMAIL: &str = "shop@example.com";
+const PASSWORD: &str = "a long enough password";
+
+/// Signs up through the page, which signs in, and returns a client of the API with the same
+/// account's token (to compare what the page shows with what the API answers).
+async fn sign_up(browser: &Browser, base: &str) -> ApiClient {
+    let client = &browser.client;
+    client.goto(&format!("{base}/")).await.unwrap();
+    // Signed out, the dashboard sends the visitor to sign in, and from there to sign up.
+    browser.until("the sign-in page", async || client.current_url().await.ok().filter(|u| u.path() == "/signin")).await;
+    browser.click("a[href='/signup']").await;
+    browser.element("form[action='/signup'] #email").await.send_keys(EMAIL).await.unwrap();
+    browser.element("#password").await.send_keys(PASSWORD).await.unwrap();
+    browser.click("button[type=submit]").await;
+    browser.text_when(".account", "the account's email in the header", |t| t.contains(EMAIL)).await;
+
+    let login = serde_json::json!({"email": EMAIL, "password": PASSWORD});
+    let response = reqwest::Client::new().post(format!("{base}/api/v1/auth/login")).json(&login).send().await.unwrap();
+    let token: serde_json::Value = response.json().await.unwrap();
+    ApiClient::with_bearer(base, token["access_token"].as_str().expect("the account signs in through the API"))
+}
+
+#[tokio::test]
+async fn a_merchant_uploads_watches_downloads_and_redelivers_in_the_browser() {
+    let app = TestApp::spawn().await;
+    let Some(browser) = Browser::start("the dashboard test", app.dir.path(), 1440, 900).await else { return };
+    let images = ImageServer::start().await;
+    let mut receiver = TestReceiver::start(&[]).await;
+    let base = app.base.clone();
+    let api = sign_up(&browser, &base).await;
+    let client = &browser.client;
+
+    // A mark that a reload would wipe: the progress below must come without one.
+    client.execute("window.__imgbatchNoReload = true", vec![]).await.unwrap();
+    let csv = format!(
+        "S. No.,Product Name,Input Image Urls\n1,Blue mug,\"{},{}\"\n2,Red lamp,{}\n",
+        images.url("/gated/mug-front.jpg"),
+        images.url("/img/mug-side.png"),
+        images.url("/missing/lamp.jpg"),
+    );
+    let file = app.dir.path().join("products.csv");
+    std::fs::write(&file, &csv).unwrap();
+    browser.element("#file").await.send_keys(file.to_str().unwrap()).await.unwrap();
+    browser.text_when("#file-name", "the chosen file's name", |t| t.contains("products.csv")).await;
+    browser.click("details.options summary").await;
+    browser.element("#quality").await.send_keys("60").await.unwrap();
+    browser.element("#webhook_url").await.send_keys(&receiver.url).await.unwrap();
+    browser.click("#upload-button").await;
+
+    let accepted = browser.element("#upload-accepted a").await;
+    let id = accepted.text().await.unwrap();
+    let row = format!("#requests tr[data-id='{id}']");
+    // One image waits behind the gate: the row shows the request unfinished…
+    browser.text_when(&format!("{row} .badge"), "the request processing", |t| t == "Processing" || t == "Queued").await;
+    let bar = format!("{row} progress");
+    let before = browser.element(&bar).await.attr("value").await.unwrap().unwrap();
+    assert_ne!(before, "100", "the request is not done while an image waits");
+    browser.screenshot("requests-1440", 1440).await;
+    images.open_gate();
+    // …then finished, in place.
+    browser.text_when(&format!("{row} .badge"), "the request finished", |t| t == "Completed with errors").await;
+    browser
+        .until("the bar at 100%", async || {
+            let value = client.find(Locator::Css(&bar)).await.ok()?.attr("value").await.ok()??;
+            (value == "100").then_some(())
+        })
+        .await;
+    let kept = client.execute("return window.__imgbatchNoReload === true", vec![]).await.unwrap();
+    assert_eq!(kept, true, "the page updated without a reload");
+    assert_eq!(browser.element(&format!("{row} td.num")).await.text().await.unwrap(), "3 / 3 (1 failed)");
+    browser.screenshot("requests-375", 375).await;
+
+    // The request's page: products in file order, both pictures of each image, the failure.
+    client.set_window_size(1440, 900).await.unwrap();
+    browser.click(&format!("{row} a.id-link")).await;
+    browser.until("three image cards", async || (browser.count(".image").await == 3).then_some(())).await;
+    let names: Vec<String> = {
+        let mut names = Vec::new();
+        for heading in client.find_all(Locator::Css(".product h3")).await.unwrap() {
+            names.push(heading.text().await.unwrap());
+        }
+        names
+    };
+    assert!(names[0].starts_with("Blue mug") && names[1].starts_with("Red lamp"), "file order: {names:?}");
+    assert_eq!(browser.count(".image.succeeded img.thumb").await, 4, "before and after of both mug images");
+    let error = browser.element(".image.failed .error").await.text().await.unwrap();
+    assert!(error.contains("404"), "the failed image says why: {error}");
+    let loaded = client
+        .execute("return [...document.querySelectorAll('.image.succeeded img.thumb')].every(i => i.complete && i.naturalWidth > 0)", vec![])
+        .await
+        .unwrap();
+    assert_eq!(loaded, true, "every thumbnail loaded");
+    browser.text_when(".image.succeeded .dims", "an output's dimensions", |t| t == "320×240").await;
+
+    // The webhook went out once; redeliver makes a second attempt, shown on the page.
+    receiver.next(PATIENCE).await;
+    browser
+        .until("one delivery attempt", async || (browser.count("#attempts tbody tr").await == 1).then_some(()))
+        .await;
+    browser.screenshot("request-1440", 1440).await;
+    browser.screenshot("request-375", 375).await;
+    client.set_window_size(1440, 900).await.unwrap();
+    browser.click("#redeliver").await;
+    receiver.next(PATIENCE).await;
+    browser
+        .until("a second delivery attempt", async || (browser.count("#attempts tbody tr").await == 2).then_some(()))
+        .await;
+
+    // The download is the API's output CSV, byte for byte.
+    browser.click("#download[aria-disabled='false']").await;
+    let downloaded = browser.downloaded().await;
+    let from_api = api.http.get(format!("{base}/api/v1/requests/{id}/output.csv")).send().await.unwrap();
+    assert_eq!(from_api.status(), 200);
+    assert_eq!(String::from_utf8(downloaded).unwrap(), from_api.text().await.unwrap());
+
+    // Signing out ends the page's session.
+    browser.click("form[action='/signout'] button").await;
+    browser.until("the sign-in page", async || client.current_url().await.ok().filter(|u| u.path() == "/signin")).await;
+    client.goto(&format!("{base}/settings")).await.unwrap();
+    browser
+        .until("a redirect to sign in", async || client.current_url().await.ok().filter(|u| u.path() == "/signin"))
+        .await;
+    eprintln!("dashboard screenshots in {}", screenshot_dir().display());
+    browser.close().await;
+}
