@@ -241,16 +241,17 @@ function requestPage() {
 
   function figure(caption, src, alt, placeholder) {
     return h("figure", {}, h("figcaption", {}, caption),
-      src ? h("img", { class: "thumb", src, alt, loading: "lazy" }) : h("div", { class: "thumb empty" }, placeholder));
+      src ? h("img", { class: "thumb", src, alt, loading: "lazy", onerror: (e) => e.target.replaceWith(h("div", { class: "thumb empty" }, "Not reachable from this browser")) })
+        : h("div", { class: "thumb empty" }, placeholder));
   }
   function imageCard(product, img) {
-    const name = `${product.product_name}, image ${img.position}`;
+    const name = `${product.product_name}, image ${img.position + 1}`;
     const after = img.status === "pending" ? "Working…" : "No output";
     const meta = [];
     if (img.width && img.height) meta.push(h("span", { class: "dims" }, `${img.width}×${img.height}`));
     if (img.input_bytes != null || img.output_bytes != null) meta.push(h("span", { class: "sizes" }, `${bytes(img.input_bytes)} → ${bytes(img.output_bytes)}`));
     const saved = saving(img.input_bytes, img.output_bytes);
-    if (saved) meta.push(h("span", { class: "saving" }, saved));
+    if (saved) meta.push(h("span", { class: img.output_bytes > img.input_bytes ? "saving grew" : "saving", title: "Output size against the original" }, saved));
     return h("div", { class: `image ${img.status}`, "data-position": img.position },
       h("div", { class: "pair" },
         figure("Before", img.input_url, `Original: ${name}`, ""),
@@ -459,7 +460,7 @@ function settingsPage() {
     try { showSecret(await api("/api/v1/webhook-secret")); } catch (err) { toast(err.message); }
   });
   $("#rotate").addEventListener("click", async () => {
-    if (!confirm("Rotate the webhook secret? The current one keeps signing for a day.")) return;
+    if (!confirm("Rotate the webhook secret? The current one keeps signing beside the new one for a while.")) return;
     try { showSecret(await api("/api/v1/webhook-secret/rotate", { method: "POST" })); toast("Secret rotated"); } catch (err) { toast(err.message); }
   });
   keys();

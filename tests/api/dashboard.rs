@@ -134,3 +134,72 @@ async fn a_merchant_uploads_watches_downloads_and_redelivers_in_the_browser() {
     eprintln!("dashboard screenshots in {}", screenshot_dir().display());
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_merchant_resizes_one_image_and_manages_keys_and_the_webhook_secret_in_the_browser() {
+    let app = TestApp::spawn().await;
+    let Some(browser) = Browser::start("the dashboard settings test", app.dir.path(), 1440, 900).await else { return };
+    let base = app.base.clone();
+    let api = sign_up(&browser, &base).await;
+    let client = &browser.client;
+
+    // One image, resized to a WebP 200 px wide, shown beside the original.
+    client.goto(&format!("{base}/images")).await.unwrap();
+    let file = app.dir.path().join("photo.jpg");
+    std::fs::write(&file, crate::helpers::image_server::jpeg(3, 800, 600)).unwrap();
+    browser.element("#image-file").await.send_keys(file.to_str().unwrap()).await.unwrap();
+    browser.element("#width").await.send_keys("200").await.unwrap();
+    browser.element("#format").await.select_by_value("webp").await.unwrap();
+    browser.click("#job-button").await;
+    let caption = browser.text_when("figure.result figcaption", "the result", |t| t.contains("WEBP")).await;
+    assert!(caption.contains("200×150"), "{caption}");
+    let width = browser
+        .until("the result image loaded", async || {
+            let script =
+                "const i = document.querySelector('figure.result img'); return i && i.complete ? i.naturalWidth : 0";
+            let width = client.execute(script, vec![]).await.ok()?.as_u64()?;
+            (width > 0).then_some(width)
+        })
+        .await;
+    assert_eq!(width, 200);
+    let (_, jobs) = api.get_json("/api/v1/jobs").await;
+    assert_eq!(jobs["items"][0]["result"]["format"], "webp", "{jobs:#}");
+    browser.text_when("#jobs-list tbody tr", "the job in the list", |t| t.contains("Succeeded")).await;
+    browser.screenshot("images-1440", 1440).await;
+    client.set_window_size(1440, 900).await.unwrap();
+
+    // A new key is shown once and works; revoked, it does not.
+    client.goto(&format!("{base}/settings")).await.unwrap();
+    browser.element("#key-name").await.send_keys("shop backend").await.unwrap();
+    browser.click("#key-form button[type=submit]").await;
+    let key = browser.text_when("#new-key-value", "the new key", |t| t.starts_with("ib_")).await;
+    let with_key = ApiClient::with_bearer(&base, &key);
+    assert_eq!(with_key.get_json("/api/v1/requests").await.0, 200, "the key shown works");
+    browser.text_when("#key-table", "the key in the list", |t| t.contains("shop backend")).await;
+    let source = client.source().await.unwrap();
+    assert_eq!(source.matches(&key).count(), 1, "the key is on the page once, in the new-key box");
+    browser.screenshot("settings-1440", 1440).await;
+    client.set_window_size(1440, 900).await.unwrap();
+    browser.click("button[aria-label='Revoke key shop backend']").await;
+    accept_dialog(&browser).await;
+    browser.text_when("#keys", "the key gone from the list", |t| !t.contains("shop backend")).await;
+    assert_eq!(with_key.get_json("/api/v1/requests").await.0, 401, "the revoked key is refused");
+
+    // The webhook secret: revealed as the API has it, then rotated.
+    let (_, before) = api.get_json("/api/v1/webhook-secret").await;
+    browser.click("#reveal").await;
+    let shown = browser.text_when("#secret", "the secret", |t| t.starts_with("whsec_") && !t.contains('•')).await;
+    assert_eq!(shown, before["secret"].as_str().unwrap());
+    browser.click("#rotate").await;
+    accept_dialog(&browser).await;
+    let rotated = browser.text_when("#secret", "a new secret", |t| t.starts_with("whsec_") && t != shown).await;
+    let (_, after) = api.get_json("/api/v1/webhook-secret").await;
+    assert_eq!(rotated, after["secret"].as_str().unwrap());
+    browser.text_when("#secret-note", "the old secret's overlap", |t| t.contains("previous secret")).await;
+    browser.close().await;
+}
+
+/// Accepts the confirmation dialog the last click opened.
+async fn accept_dialog(browser: &Browser) {
+    browser.until("a confirmation dialog", async || browser.client.accept_alert().await.ok()).await;
+}
