@@ -241,7 +241,7 @@ function requestPage() {
 
   function figure(caption, src, alt, placeholder) {
     return h("figure", {}, h("figcaption", {}, caption),
-      src ? h("img", { class: "thumb", src, alt, loading: "lazy", onerror: (e) => e.target.replaceWith(h("div", { class: "thumb empty" }, "Not reachable from this browser")) })
+      src ? h("img", { class: "thumb", src, alt, loading: "lazy", onerror: (e) => e.target.replaceWith(h("div", { class: "thumb empty" }, "Could not be loaded")) })
         : h("div", { class: "thumb empty" }, placeholder));
   }
   function imageCard(product, img) {

@@ -11,6 +11,8 @@ use crate::helpers::{
 
 const EMAIL: &str = "shop@example.com";
 const PASSWORD: &str = "a long enough password";
+/// A product name carrying markup that would run if the page put it in as HTML.
+const LAMP: &str = "Red lamp <img src=x onerror=window.__imgbatchInjected=1>";
 
 /// Signs up through the page, which signs in, and returns a client of the API with the same
 /// account's token (to compare what the page shows with what the API answers).
@@ -44,7 +46,7 @@ async fn a_merchant_uploads_watches_downloads_and_redelivers_in_the_browser() {
     // A mark that a reload would wipe: the progress below must come without one.
     client.execute("window.__imgbatchNoReload = true", vec![]).await.unwrap();
     let csv = format!(
-        "S. No.,Product Name,Input Image Urls\n1,Blue mug,\"{},{}\"\n2,Red lamp,{}\n",
+        "S. No.,Product Name,Input Image Urls\n1,Blue mug,\"{},{}\"\n2,{LAMP},{}\n",
         images.url("/gated/mug-front.jpg"),
         images.url("/img/mug-side.png"),
         images.url("/missing/lamp.jpg"),
@@ -92,7 +94,9 @@ async fn a_merchant_uploads_watches_downloads_and_redelivers_in_the_browser() {
         }
         names
     };
-    assert!(names[0].starts_with("Blue mug") && names[1].starts_with("Red lamp"), "file order: {names:?}");
+    assert!(names[0].starts_with("Blue mug") && names[1].starts_with(LAMP), "file order, as text: {names:?}");
+    let injected = client.execute("return window.__imgbatchInjected === undefined", vec![]).await.unwrap();
+    assert_eq!(injected, true, "markup in a product name is shown, never run");
     assert_eq!(browser.count(".image.succeeded img.thumb").await, 4, "before and after of both mug images");
     let error = browser.element(".image.failed .error").await.text().await.unwrap();
     assert!(error.contains("404"), "the failed image says why: {error}");
