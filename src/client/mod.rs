@@ -87,15 +87,21 @@ impl Client {
         }
     }
 
-    /// The JSON of a successful answer, or an error made of its problem.
-    async fn json(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    /// The body of a successful answer, or an error made of its problem.
+    async fn body(&self, request: reqwest::RequestBuilder) -> anyhow::Result<bytes::Bytes> {
         let response = request.timeout(Duration::from_secs(600)).send().await.context(self.unreachable())?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let body = response.bytes().await.context(self.unreachable())?;
         if !status.is_success() {
-            bail!("{}", describe_problem(status.as_u16(), &body));
+            let problem = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            bail!("{}", describe_problem(status.as_u16(), &problem));
         }
         Ok(body)
+    }
+
+    /// The JSON of a successful answer, or an error made of its problem.
+    async fn json(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        Ok(serde_json::from_slice(&self.body(request).await?).unwrap_or(Value::Null))
     }
 
     fn unreachable(&self) -> String {
@@ -152,11 +158,8 @@ pub async fn submit(file: PathBuf, server: Server, options: SubmitOptions) -> an
         counts["failed"]
     );
     if let Some(path) = &options.output {
-        let response = client.get(&format!("/api/v1/requests/{id}/output.csv")).send().await?;
-        if !response.status().is_success() {
-            bail!("cannot fetch the output CSV: {}", response.status());
-        }
-        let bytes = response.bytes().await?;
+        let csv = client.get(&format!("/api/v1/requests/{id}/output.csv"));
+        let bytes = client.body(csv).await.context("cannot fetch the output CSV")?;
         if path.as_os_str() == "-" {
             use std::io::Write;
             std::io::stdout().write_all(&bytes).context("cannot print the output CSV")?;

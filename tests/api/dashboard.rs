@@ -23,6 +23,7 @@ async fn sign_up(browser: &Browser, base: &str) -> ApiClient {
     browser.until("the sign-in page", async || client.current_url().await.ok().filter(|u| u.path() == "/signin")).await;
     browser.click("a[href='/signup']").await;
     browser.element("form[action='/signup'] #email").await.send_keys(EMAIL).await.unwrap();
+    assert_labelled(browser).await;
     browser.element("#password").await.send_keys(PASSWORD).await.unwrap();
     browser.click("button[type=submit]").await;
     browser.text_when(".account", "the account's email in the header", |t| t.contains(EMAIL)).await;
@@ -42,6 +43,21 @@ async fn a_merchant_uploads_watches_downloads_and_redelivers_in_the_browser() {
     let base = app.base.clone();
     let api = sign_up(&browser, &base).await;
     let client = &browser.client;
+
+    // An invalid file is refused with its problems by line and column, and nothing is stored.
+    let bad = app.dir.path().join("broken.csv");
+    std::fs::write(
+        &bad,
+        "S. No.,Product Name,Input Image Urls\n1,Mug,https://a.example/m.jpg\n1,Lamp,ftp://a.example/l.jpg\n",
+    )
+    .unwrap();
+    browser.element("#file").await.send_keys(bad.to_str().unwrap()).await.unwrap();
+    browser.click("#upload-button").await;
+    browser.until("two problems", async || (browser.count("#csv-problems tbody tr").await == 2).then_some(())).await;
+    let problems = browser.element("#csv-problems tbody").await.text().await.unwrap();
+    assert!(problems.contains("3 1") && problems.contains("3 3"), "line and column of each: {problems}");
+    browser.text_when("#requests-list", "an empty list", |t| t.contains("No requests yet")).await;
+    assert_labelled(&browser).await;
 
     // A mark that a reload would wipe: the progress below must come without one.
     client.execute("window.__imgbatchNoReload = true", vec![]).await.unwrap();
@@ -87,6 +103,7 @@ async fn a_merchant_uploads_watches_downloads_and_redelivers_in_the_browser() {
     client.set_window_size(1440, 900).await.unwrap();
     browser.click(&format!("{row} a.id-link")).await;
     browser.until("three image cards", async || (browser.count(".image").await == 3).then_some(())).await;
+    assert_labelled(&browser).await;
     let names: Vec<String> = {
         let mut names = Vec::new();
         for heading in client.find_all(Locator::Css(".product h3")).await.unwrap() {
@@ -140,7 +157,7 @@ async fn a_merchant_uploads_watches_downloads_and_redelivers_in_the_browser() {
 }
 
 #[tokio::test]
-async fn a_merchant_resizes_one_image_and_manages_keys_and_the_webhook_secret_in_the_browser() {
+async fn a_merchant_resizes_an_image_manages_keys_and_the_secret_and_pages_through_requests_in_the_browser() {
     let app = TestApp::spawn().await;
     let Some(browser) = Browser::start("the dashboard settings test", app.dir.path(), 1440, 900).await else { return };
     let base = app.base.clone();
@@ -172,8 +189,11 @@ async fn a_merchant_resizes_one_image_and_manages_keys_and_the_webhook_secret_in
     browser.screenshot("images-1440", 1440).await;
     client.set_window_size(1440, 900).await.unwrap();
 
+    assert_labelled(&browser).await;
+
     // A new key is shown once and works; revoked, it does not.
     client.goto(&format!("{base}/settings")).await.unwrap();
+    assert_labelled(&browser).await;
     browser.element("#key-name").await.send_keys("shop backend").await.unwrap();
     browser.click("#key-form button[type=submit]").await;
     let key = browser.text_when("#new-key-value", "the new key", |t| t.starts_with("ib_")).await;
@@ -200,7 +220,34 @@ async fn a_merchant_resizes_one_image_and_manages_keys_and_the_webhook_secret_in
     let (_, after) = api.get_json("/api/v1/webhook-secret").await;
     assert_eq!(rotated, after["secret"].as_str().unwrap());
     browser.text_when("#secret-note", "the old secret's overlap", |t| t.contains("previous secret")).await;
+
+    // Twenty-one requests: a page of twenty, newest first, and one older.
+    let images = ImageServer::start().await;
+    let mut ids = Vec::new();
+    for n in 0..21 {
+        let csv = format!("S. No.,Product Name,Input Image Urls\n1,Item {n},{}\n", images.url("/missing/a.jpg"));
+        ids.push(api.submit(&csv, &[]).await);
+    }
+    client.goto(&format!("{base}/")).await.unwrap();
+    browser.text_when("#page-info", "the first page", |t| t == "1–20 of 21").await;
+    assert_eq!(browser.count("#requests tbody tr").await, 20);
+    let first = browser.element("#requests tbody tr").await.attr("data-id").await.unwrap();
+    assert_eq!(first.as_deref(), Some(ids[20].as_str()), "newest first");
+    assert_eq!(browser.element("#newer").await.attr("disabled").await.unwrap().as_deref(), Some("true"));
+    browser.click("#older").await;
+    browser.text_when("#page-info", "the second page", |t| t == "21–21 of 21").await;
+    let only = browser.element("#requests tbody tr").await.attr("data-id").await.unwrap();
+    assert_eq!(only.as_deref(), Some(ids[0].as_str()), "the oldest last");
+    assert_eq!(browser.element("#older").await.attr("disabled").await.unwrap().as_deref(), Some("true"));
     browser.close().await;
+}
+
+/// Fails unless every visible form control on the page has a label (or an `aria-label`).
+async fn assert_labelled(browser: &Browser) {
+    let script = "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]\
+        .filter(e => !e.labels?.length && !e.getAttribute('aria-label')).map(e => e.id || e.name || e.outerHTML)";
+    let unlabelled = browser.client.execute(script, vec![]).await.unwrap();
+    assert_eq!(unlabelled, serde_json::json!([]), "controls without a label");
 }
 
 /// Accepts the confirmation dialog the last click opened.
