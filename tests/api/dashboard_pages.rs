@@ -151,9 +151,12 @@ async fn assets_are_served_under_digest_names_and_cached_for_good() {
     assert_eq!(page.status(), 200, "with auth off the dashboard opens on the default account");
     let html = page.text().await.unwrap();
     assert!(html.contains("Default account") && !html.contains("/signout"), "no sign-out without accounts");
-    for (stem, ext, kind) in
-        [("app", "css", "text/css"), ("app", "js", "text/javascript"), ("icon", "svg", "image/svg+xml")]
-    {
+    for (stem, ext, kind) in [
+        ("app", "css", "text/css"),
+        ("app", "js", "text/javascript"),
+        ("icon", "svg", "image/svg+xml"),
+        ("sample-products", "csv", "text/csv"),
+    ] {
         let url = html
             .match_indices(&format!("/assets/{stem}."))
             .map(|(at, _)| &html[at..at + html[at..].find('"').unwrap()])

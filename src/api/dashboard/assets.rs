@@ -31,17 +31,25 @@ pub struct Urls {
     pub js: &'static str,
     /// The icon.
     pub icon: &'static str,
+    /// A sample CSV, for a merchant to start from.
+    pub sample_csv: &'static str,
 }
 
-static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
+static ASSETS: LazyLock<[Asset; 4]> = LazyLock::new(|| {
     [
         asset("app", "css", "text/css; charset=utf-8", include_bytes!("../../../assets/app.css")),
         asset("app", "js", "text/javascript; charset=utf-8", include_bytes!("../../../assets/app.js")),
         asset("icon", "svg", "image/svg+xml", include_bytes!("../../../assets/icon.svg")),
+        asset("sample-products", "csv", "text/csv; charset=utf-8", include_bytes!("../../../samples/products.csv")),
     ]
 });
 
-static URLS: LazyLock<Urls> = LazyLock::new(|| Urls { css: &ASSETS[0].url, js: &ASSETS[1].url, icon: &ASSETS[2].url });
+static URLS: LazyLock<Urls> = LazyLock::new(|| Urls {
+    css: &ASSETS[0].url,
+    js: &ASSETS[1].url,
+    icon: &ASSETS[2].url,
+    sample_csv: &ASSETS[3].url,
+});
 
 fn asset(stem: &str, ext: &str, content_type: &'static str, body: &'static [u8]) -> Asset {
     let digest = Sha256::digest(body);

@@ -57,18 +57,13 @@ pub struct View {
     pub csrf: String,
     /// Whether there are accounts to sign out of.
     pub signed_in: bool,
-    /// The stylesheet's cache-busted URL.
-    pub css: &'static str,
-    /// The script's cache-busted URL.
-    pub js: &'static str,
-    /// The icon's cache-busted URL.
-    pub icon: &'static str,
+    /// The cache-busted URLs of the stylesheet, script, icon and sample CSV.
+    pub assets: &'static assets::Urls,
 }
 
 impl View {
     fn new(page: &'static str, email: Option<String>, csrf: String, signed_in: bool) -> Self {
-        let urls = assets::urls();
-        Self { page, email, csrf, signed_in, css: urls.css, js: urls.js, icon: urls.icon }
+        Self { page, email, csrf, signed_in, assets: assets::urls() }
     }
 }
 
