@@ -120,7 +120,9 @@ macro_rules! worker {
 }
 
 /// Runs the workers and the recovery pass until the app's shutdown token is cancelled; in-flight
-/// jobs are left to the app's tracker.
+/// jobs are left to the app's tracker. Each worker is a task of its own: an apalis worker fetches
+/// whenever it is polled while it holds no batch, so two workers joined in one task wake each
+/// other with every empty fetch and poll an idle queue hundreds of times a second.
 pub async fn run_workers(state: AppState) {
     let recovery = super::recover::run(state.clone());
     let host = state.config.worker_name.clone().unwrap_or_else(default_name);
@@ -129,18 +131,14 @@ pub async fn run_workers(state: AppState) {
     let concurrency = state.config.concurrency as usize;
     match state.queue.0.clone() {
         Backend::Embedded { images: i, webhooks: w, .. } => {
-            tokio::join!(
-                worker!(images, i, state, concurrency, process_image),
-                worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook),
-                recovery
-            );
+            let images = tokio::spawn(worker!(images, i, state, concurrency, process_image));
+            let webhooks = tokio::spawn(worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook));
+            let _ = tokio::join!(images, webhooks, recovery);
         }
         Backend::Redis { images: i, webhooks: w, .. } => {
-            tokio::join!(
-                worker!(images, i, state, concurrency, process_image),
-                worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook),
-                recovery
-            );
+            let images = tokio::spawn(worker!(images, i, state, concurrency, process_image));
+            let webhooks = tokio::spawn(worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook));
+            let _ = tokio::join!(images, webhooks, recovery);
         }
     }
 }
