@@ -85,11 +85,19 @@ function transformText(t, quality) {
   return `${(t.format || "jpeg").toUpperCase()} q${quality}, ${size}`;
 }
 
-/** Follows an events stream until its `finished` event. */
+/** Follows an events stream until its `finished` event. The browser reconnects a dropped stream
+ *  by itself; one it gives up on (refused) is checked with a plain call, which sends an ended
+ *  session to sign in and says what else went wrong. */
 function follow(url, onUpdate) {
   const source = new EventSource(url);
   source.addEventListener("progress", (e) => onUpdate(JSON.parse(e.data), false));
   source.addEventListener("finished", (e) => { source.close(); onUpdate(JSON.parse(e.data), true); });
+  source.addEventListener("error", () => {
+    if (source.readyState !== EventSource.CLOSED) return;
+    api(url.replace(/\/events$/, "")).then(
+      () => toast("Live progress stopped; reload the page to follow it again"),
+      (err) => toast(err.message));
+  });
   return source;
 }
 
@@ -178,21 +186,26 @@ function requestsPage() {
     ];
   }
 
+  // Only the latest load fills the list: an older answer arriving late is dropped.
+  let loads = 0;
   async function load() {
+    const mine = ++loads;
+    const at = offset;
     for (const s of streams) s.close();
     streams = [];
     const list = $("#requests-list");
     let page;
     try {
-      page = await api(`/api/v1/requests?offset=${offset}&limit=${limit}`);
+      page = await api(`/api/v1/requests?offset=${at}&limit=${limit}`);
     } catch (err) {
-      fill(list, h("div", { class: "alert error", role: "alert" }, err.message));
+      if (mine === loads) fill(list, h("div", { class: "alert error", role: "alert" }, err.message));
       return;
     }
+    if (mine !== loads) return;
     $("#list-total").textContent = page.total ? `${page.total} in all` : "";
-    $("#newer").disabled = offset === 0;
-    $("#older").disabled = offset + page.items.length >= page.total;
-    $("#page-info").textContent = page.total ? `${offset + 1}–${offset + page.items.length} of ${page.total}` : "";
+    $("#newer").disabled = at === 0;
+    $("#older").disabled = at + page.items.length >= page.total;
+    $("#page-info").textContent = page.total ? `${at + 1}–${at + page.items.length} of ${page.total}` : "";
     if (!page.items.length) {
       fill(list, h("p", { class: "empty-state" }, "No requests yet. Upload a CSV above to start."));
       return;
@@ -202,13 +215,14 @@ function requestsPage() {
       h("thead", {}, h("tr", {}, ["Request", "Status", "Progress", "Images", "Products", "Uploaded"].map((t, i) =>
         h("th", { scope: "col", class: i >= 4 ? "hide-narrow" : null }, t)))),
       h("tbody", {}, rows)));
-    const running = page.items.filter((r) => !FINAL.has(r.status)).slice(0, MAX_STREAMS);
-    for (const r of running) {
+    const running = page.items.filter((r) => !FINAL.has(r.status));
+    const unfollowed = running.length - MAX_STREAMS;
+    for (const r of running.slice(0, MAX_STREAMS)) {
       streams.push(follow(`/api/v1/requests/${r.request_id}/events`, (now, finished) => {
         const row = list.querySelector(`tr[data-id="${now.request_id}"]`);
         if (row) row.replaceChildren(...cells(now));
         // A request left unfollowed gets its stream when one of the followed ones is done.
-        if (finished && page.items.filter((i) => !FINAL.has(i.status)).length > MAX_STREAMS) load();
+        if (finished && unfollowed > 0 && mine === loads) load();
       }));
     }
   }
@@ -223,12 +237,14 @@ function requestPage() {
   const pageSize = 50;
   let shown = 0;
   let status = null;
+  let webhookUrl = null;
 
   function stat(label, value) {
     return h("div", { class: "stat" }, h("div", { class: "label" }, label), h("div", { class: "value" }, value));
   }
   function summary(r) {
     status = r.status;
+    webhookUrl = r.webhook_url;
     const c = r.counts;
     fill($("#summary"),
       h("div", { class: "summary-top" }, badge(r.status), bar(r.progress, "Progress")),
@@ -236,7 +252,12 @@ function requestPage() {
         stat("Images done", `${c.succeeded + c.failed} / ${c.images}`), stat("Succeeded", c.succeeded), stat("Failed", c.failed),
         stat("Products", c.products), stat("Output", transformText(r.transform, r.quality)),
         stat("Uploaded", when(r.created_at)), stat("Finished", when(r.completed_at))));
-    $("#download").setAttribute("aria-disabled", FINAL.has(r.status) ? "false" : "true");
+    // The link works only once the CSV exists (a keyboard ignores the disabled look).
+    const download = $("#download");
+    // Its path on this origin: the public URL may name the host another way.
+    if (FINAL.has(r.status)) download.setAttribute("href", new URL(r.output_csv_url).pathname);
+    else download.removeAttribute("href");
+    download.setAttribute("aria-disabled", FINAL.has(r.status) ? "false" : "true");
   }
 
   function figure(caption, src, alt, placeholder) {
@@ -260,18 +281,27 @@ function requestPage() {
       img.error ? h("div", { class: "error" }, img.error) : null,
       h("div", { class: "url", title: img.input_url }, img.input_url));
   }
+  // A reset supersedes any page still loading, so that no product is shown twice.
+  let generation = 0;
   async function products(reset) {
-    if (reset) { shown = 0; fill($("#products")); }
+    if (reset) { generation++; shown = 0; }
+    const mine = generation;
+    const more = $("#more-products");
+    more.disabled = true;
     try {
       const page = await api(`${base}/products?offset=${shown}&limit=${pageSize}`);
+      if (mine !== generation) return;
+      if (reset) fill($("#products"));
       shown += page.items.length;
       $("#products-total").textContent = `${page.total} in all`;
       $("#products").append(...page.items.map((p) => h("article", { class: "product" },
         h("h3", {}, p.product_name, h("span", { class: "muted" }, ` · S. No. ${p.serial_number}`)),
         h("div", { class: "images" }, p.images.map((img) => imageCard(p, img))))));
-      $("#more-products").hidden = shown >= page.total;
+      more.hidden = shown >= page.total;
     } catch (err) {
       toast(err.message);
+    } finally {
+      if (mine === generation) more.disabled = false;
     }
   }
   $("#more-products").addEventListener("click", () => products(false));
@@ -283,7 +313,9 @@ function requestPage() {
       d = await api(`${base}/webhook`);
     } catch (err) {
       $("#redeliver").hidden = true;
-      fill(box, h("p", { class: "muted" }, err.status === 404 ? "No webhook URL was given with this upload." : err.message));
+      const why = err.status !== 404 ? err.message
+        : webhookUrl ? "The webhook is sent once the request has finished." : "No webhook URL was given with this upload.";
+      fill(box, h("p", { class: "muted" }, why));
       return null;
     }
     $("#redeliver").hidden = !FINAL.has(status);
@@ -321,6 +353,7 @@ function requestPage() {
         const d = await webhook();
         if ((d?.attempts.length ?? 0) > before) break;
       }
+      watchWebhook();
     } catch (err) {
       toast(err.message);
     } finally {
@@ -351,6 +384,7 @@ function requestPage() {
 
 function imagesPage() {
   const form = $("#job-form");
+  let shownOriginal = null;
   dropZone($("#image-drop"), $("#image-file"), $("#image-name"));
 
   async function list() {
@@ -381,7 +415,8 @@ function imagesPage() {
     $("#job-button").disabled = true;
     try {
       const job = await api("/api/v1/jobs", { method: "POST", body });
-      const original = URL.createObjectURL(file);
+      if (shownOriginal) URL.revokeObjectURL(shownOriginal);
+      const original = shownOriginal = URL.createObjectURL(file);
       const result = h("figure", { class: "result" }, h("figcaption", {}, "Result"), h("p", { class: "muted" }, "Processing…"));
       fill(out, h("div", { class: "result-pair" },
         h("figure", {}, h("figcaption", {}, `Original · ${bytes(file.size)}`), h("img", { src: original, alt: "The image sent" })), result));
@@ -432,7 +467,17 @@ function settingsPage() {
     const name = $("#key-name").value.trim();
     try {
       const made = await api("/api/v1/api-keys", { method: "POST", json: { name } });
-      const copy = h("button", { type: "button", onclick: async () => { await navigator.clipboard?.writeText(made.key); toast("Copied"); } }, "Copy");
+      // The clipboard is only there on https or localhost; elsewhere the key is selected instead.
+      const copy = h("button", { type: "button", onclick: async () => {
+        try {
+          if (!navigator.clipboard) throw new Error("no clipboard");
+          await navigator.clipboard.writeText(made.key);
+          toast("Copied");
+        } catch {
+          getSelection().selectAllChildren($("#new-key-value"));
+          toast("Press Ctrl+C (⌘C) to copy the selected key");
+        }
+      } }, "Copy");
       fill($("#new-key"), h("div", { class: "new-key" }, h("strong", {}, `Your new key “${made.name}”`),
         h("code", { id: "new-key-value" }, made.key), h("span", { class: "muted" }, "It is shown this once. "), copy));
       $("#key-name").value = "";

@@ -44,6 +44,13 @@ impl Auth {
         headers: &HeaderMap,
     ) -> Result<TenantId, ApiError> {
         if self.mode == AuthMode::Off {
+            // No credentials to forge, but a page on another site could still make the browser
+            // of someone on this machine send a change here.
+            if session::changes(method) && session::cross_site(headers) {
+                return Err(ApiError::Forbidden(
+                    "a change must come from imgbatch's own pages or from a client that is not a browser".into(),
+                ));
+            }
             return Ok(TenantId::default_tenant());
         }
         if let Some(header) = headers.get(header::AUTHORIZATION) {
@@ -69,10 +76,15 @@ impl Auth {
                 )));
             }
         }
-        match token.starts_with(credentials::KEY_PREFIX) {
-            true => Err(unauthorized("the session cookie holds no session")),
-            false => self.credential(db, &token).await,
+        self.session(db, &token).await
+    }
+
+    /// The tenant a session cookie's token proves; an API key is never a session.
+    pub async fn session(&self, db: &DatabaseConnection, token: &str) -> Result<TenantId, ApiError> {
+        if token.starts_with(credentials::KEY_PREFIX) {
+            return Err(unauthorized("the session cookie holds no session"));
         }
+        self.credential(db, token).await
     }
 
     /// The tenant an API key or bearer token proves.

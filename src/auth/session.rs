@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use ::cookie::{Cookie, SameSite};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use sha2::{Digest, Sha256};
 
 /// The session cookie: a bearer token.
@@ -41,8 +41,30 @@ pub fn same(a: &str, b: &str) -> bool {
 }
 
 /// Whether a method changes something (and so needs the CSRF token when sent with the cookie).
-pub fn changes(method: &axum::http::Method) -> bool {
-    !matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS)
+pub fn changes(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Whether a browser says the call comes from a page of another site: `Sec-Fetch-Site`, or else
+/// an `Origin` naming another host than the one called. Clients that are not browsers send
+/// neither.
+pub fn cross_site(headers: &HeaderMap) -> bool {
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site")) {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (text(header::ORIGIN), text(header::HOST)) {
+        (None, _) => false,
+        (Some(origin), Some(host)) => origin.split_once("://").is_none_or(|(_, authority)| authority != host),
+        (Some(_), None) => true,
+    }
+}
+
+/// Whether the browser reached the service over https: the public URL says so, or the proxy in
+/// front does (`X-Forwarded-Proto`; a client that forges it only makes its own cookie stricter).
+pub fn over_https(public_url: Option<&url::Url>, headers: &HeaderMap) -> bool {
+    public_url.is_some_and(|u| u.scheme() == "https")
+        || headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
 /// `Set-Cookie` for a new session lasting `ttl`. `secure` when the service is reached over https.
@@ -94,6 +116,32 @@ mod tests {
         assert_eq!(cookie(&headers, COOKIE).as_deref(), Some("abc"));
         assert_eq!(cookie(&headers, FORM_COOKIE).as_deref(), Some("f"));
         assert_eq!(cookie(&headers, "missing"), None);
+    }
+
+    #[test]
+    fn calls_from_other_sites_are_told_apart_from_the_service_and_from_clients() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut headers = HeaderMap::new();
+            for (k, v) in pairs {
+                headers.insert(header::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            }
+            cross_site(&headers)
+        };
+        assert!(!with(&[]), "curl and the CLI send neither header");
+        assert!(!with(&[("sec-fetch-site", "same-origin"), ("origin", "http://127.0.0.1:8080")]));
+        assert!(with(&[("sec-fetch-site", "cross-site")]) && with(&[("sec-fetch-site", "same-site")]));
+        assert!(!with(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]));
+        assert!(with(&[("origin", "https://evil.example"), ("host", "127.0.0.1:8080")]));
+        assert!(with(&[("origin", "null"), ("host", "127.0.0.1:8080")]));
+    }
+
+    #[test]
+    fn https_is_known_from_the_public_url_or_the_proxy() {
+        let https = url::Url::parse("https://img.example/").unwrap();
+        let mut proxied = HeaderMap::new();
+        proxied.insert("x-forwarded-proto", "https".parse().unwrap());
+        assert!(over_https(Some(&https), &HeaderMap::new()) && over_https(None, &proxied));
+        assert!(!over_https(None, &HeaderMap::new()));
     }
 
     #[test]

@@ -27,14 +27,14 @@ fn pair(set_cookie: &str) -> &str {
     set_cookie.split(';').next().unwrap()
 }
 
-/// The value of `<… name="{name}" value="…">` or `<meta name="{name}" content="…">` in a page.
+/// The value of the first `<input name="{name}" value="…">` or `<meta name="{name}" content="…">`
+/// in a page, read from that tag alone.
 fn field(html: &str, name: &str) -> String {
     let at = html.find(&format!("name=\"{name}\"")).unwrap_or_else(|| panic!("no {name} in the page"));
-    let rest = &html[at..];
-    let start = rest.find("value=\"").or_else(|| rest.find("content=\"")).unwrap();
-    let rest = &rest[start..];
-    let rest = &rest[rest.find('"').unwrap() + 1..];
-    rest[..rest.find('"').unwrap()].to_owned()
+    let tag = &html[html[..at].rfind('<').unwrap()..at + html[at..].find('>').unwrap()];
+    let attribute = if tag.starts_with("<meta") { "content=\"" } else { "value=\"" };
+    let value = &tag[tag.find(attribute).unwrap_or_else(|| panic!("no value in {tag}")) + attribute.len()..];
+    value[..value.find('"').unwrap()].to_owned()
 }
 
 /// Opens the sign-up form and posts it; returns the answer and the form cookie it needed.
@@ -74,6 +74,7 @@ async fn signing_up_sets_a_locked_down_session_cookie_and_changes_need_the_csrf_
     let html = page.text().await.unwrap();
     assert!(html.contains("csrf@example.com"), "the page names the account");
     let csrf = field(&html, "csrf-token");
+    assert_eq!(csrf.len(), 32, "the page's CSRF token: {csrf}");
 
     // The cookie alone reads, but a change sent with it and no CSRF token (as a form on another
     // site could make the browser send) is refused and stores nothing.
@@ -97,6 +98,13 @@ async fn signing_up_sets_a_locked_down_session_cookie_and_changes_need_the_csrf_
     let listed: serde_json::Value = list.json().await.unwrap();
     assert_eq!(listed["total"], 0, "nothing was stored by the refused uploads");
     assert_eq!(upload(Some(csrf.clone())).await.unwrap().status(), 202, "the page's own call goes through");
+    let keys = browser().get(format!("{base}/api/v1/api-keys")).header(header::COOKIE, &cookie).send().await.unwrap();
+    let keys: serde_json::Value = keys.json().await.unwrap();
+    let delete = |token: &str| {
+        let url = format!("{base}/api/v1/api-keys/{}", keys["items"][0]["id"].as_str().unwrap_or("none"));
+        browser().delete(url).header(header::COOKIE, &cookie).header("x-csrf-token", token).send()
+    };
+    assert_eq!(delete("").await.unwrap().status(), 403, "a DELETE needs the token too");
 
     // Signing out needs the token too, then clears the cookie.
     let no_token =
@@ -115,6 +123,14 @@ async fn the_sign_in_form_says_what_was_wrong_and_never_redirects_off_the_site()
     let base = &app.base;
     let made = post_sign_up(base, "shop@example.com", "a long enough password", "https://evil.example/").await;
     assert_eq!(made.headers()[header::LOCATION], "/", "a next URL on another site is dropped");
+    let signed_in = pair(&set_cookie(&made, "imgbatch_session").unwrap()).to_owned();
+    // Browsers drop tabs and newlines and read `\` as `/`: each of these would leave the site.
+    for next in ["/%09/evil.example", "/\\evil.example", "/%0A/evil.example", "/signin", "//evil.example"] {
+        let to = browser().get(format!("{base}/signin?next={next}")).header(header::COOKIE, &signed_in).send();
+        let to = to.await.unwrap();
+        assert_eq!(to.status(), 303, "{next}");
+        assert_eq!(to.headers()[header::LOCATION], "/", "{next} is not followed");
+    }
     let taken = post_sign_up(base, "shop@example.com", "a long enough password", "//evil.example/").await;
     assert_eq!(taken.status(), 409);
     assert!(set_cookie(&taken, "imgbatch_session").is_none());
@@ -138,6 +154,11 @@ async fn the_sign_in_form_says_what_was_wrong_and_never_redirects_off_the_site()
     assert_eq!(forged.status(), 403, "a form posted without its cookie (from another site) is refused");
     assert!(set_cookie(&forged, "imgbatch_session").is_none());
 
+    // Signing out once the session has gone (the cookie expired) just goes to sign in.
+    let gone = browser().post(format!("{base}/signout")).form(&[("csrf", "stale")]).send().await.unwrap();
+    assert_eq!(gone.status(), 303);
+    assert_eq!(gone.headers()[header::LOCATION], "/signin");
+
     // A session cookie that is not a valid token is no session.
     let bogus =
         browser().get(format!("{base}/")).header(header::COOKIE, "imgbatch_session=nonsense").send().await.unwrap();
@@ -145,7 +166,7 @@ async fn the_sign_in_form_says_what_was_wrong_and_never_redirects_off_the_site()
 }
 
 #[tokio::test]
-async fn assets_are_served_under_digest_names_and_cached_for_good() {
+async fn with_auth_off_the_dashboard_opens_assets_are_cached_for_good_and_other_sites_change_nothing() {
     let app = TestApp::builder().with_config(|c| c.access.auth = AuthMode::Off).spawn().await;
     let page = browser().get(format!("{}/", app.base)).send().await.unwrap();
     assert_eq!(page.status(), 200, "with auth off the dashboard opens on the default account");
@@ -170,6 +191,20 @@ async fn assets_are_served_under_digest_names_and_cached_for_good() {
         let plain = browser().get(format!("{}/assets/{stem}.{ext}", app.base)).send().await.unwrap();
         assert_eq!(plain.status(), 404, "only the current digest is served");
     }
+    // With no credentials at all, a page on another site still cannot make a browser change
+    // anything here; the service's own pages and clients that are not browsers can.
+    let make_key = |headers: &[(&str, &str)]| {
+        let mut call = browser().post(format!("{}/api/v1/api-keys", app.base)).json(&serde_json::json!({"name": "k"}));
+        for (k, v) in headers {
+            call = call.header(*k, *v);
+        }
+        call.send()
+    };
+    let forged = make_key(&[("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")]).await.unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(make_key(&[("origin", "https://evil.example")]).await.unwrap().status(), 403);
+    assert_eq!(make_key(&[("sec-fetch-site", "same-origin")]).await.unwrap().status(), 201);
+    assert_eq!(make_key(&[]).await.unwrap().status(), 201, "curl and the CLI send no Origin");
 }
 
 #[tokio::test]
@@ -179,4 +214,11 @@ async fn the_session_cookie_is_secure_when_the_service_is_reached_over_https() {
     let signed_up = post_sign_up(&app.base, "tls@example.com", "a long enough password", "/").await;
     let session = set_cookie(&signed_up, "imgbatch_session").expect("a session cookie");
     assert!(session.contains("Secure"), "{session}");
+
+    // Behind a TLS proxy with no public URL set, the proxy's word is enough.
+    let proxied = TestApp::spawn().await;
+    let form =
+        browser().get(format!("{}/signin", proxied.base)).header("x-forwarded-proto", "https").send().await.unwrap();
+    let form_cookie = set_cookie(&form, "imgbatch_form").expect("the form sets its cookie");
+    assert!(form_cookie.contains("Secure"), "{form_cookie}");
 }

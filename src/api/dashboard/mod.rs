@@ -76,7 +76,7 @@ async fn viewer(state: &AppState, headers: &HeaderMap, uri: &Uri, page: &'static
     let Some(token) = session::cookie(headers, session::COOKIE) else {
         return Err(to_sign_in());
     };
-    let tenant: TenantId = match state.auth.credential(&state.db, &token).await {
+    let tenant: TenantId = match state.auth.session(&state.db, &token).await {
         Ok(tenant) => tenant,
         Err(ApiError::Unauthorized(_)) => return Err(to_sign_in()),
         Err(e) => return Err(e.into_response()),

@@ -26,8 +26,8 @@ pub struct Next {
     next: Option<String>,
 }
 
-/// A posted sign-in or sign-up form.
-#[derive(Debug, Deserialize)]
+/// A posted sign-in or sign-up form (no `Debug`: it holds a password).
+#[derive(Deserialize)]
 pub struct AccountForm {
     email: String,
     password: String,
@@ -52,6 +52,9 @@ struct AccountPage {
     error: Option<String>,
     form_token: String,
     next: String,
+    /// `?next=…` for the link to the other form, or nothing.
+    switch_query: String,
+    min_password: usize,
 }
 
 /// `next`, percent-encoded for a query string.
@@ -60,16 +63,25 @@ pub(super) fn encode_next(uri: &Uri) -> String {
     url::form_urlencoded::byte_serialize(path.as_bytes()).collect()
 }
 
-/// Only a path on this site: never `//host` or a URL (an open redirect).
+/// Only a path on this site: never `//host`, a URL, or anything a browser could turn into one
+/// (it drops tabs and newlines and reads `\\` as `/`), and never a sign-in page (a loop).
 fn safe_next(next: Option<&str>) -> &str {
+    let page = |n: &str| n.split(['?', '#']).next().unwrap_or_default().trim_end_matches('/').to_owned();
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+                && !matches!(page(n).as_str(), "/signin" | "/signup" | "/signout") =>
+        {
+            n
+        }
         _ => "/",
     }
 }
 
-fn secure(state: &AppState) -> bool {
-    state.config.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+    session::over_https(state.config.public_url.as_ref(), headers)
 }
 
 /// The form, with a form token matching the browser's form cookie (set here if it has none).
@@ -84,11 +96,16 @@ fn form_page(state: &AppState, headers: &HeaderMap, page: AccountPageParts) -> R
         email,
         error,
         form_token: token.clone(),
+        switch_query: match next.as_str() {
+            "/" => String::new(),
+            other => format!("?next={}", url::form_urlencoded::byte_serialize(other.as_bytes()).collect::<String>()),
+        },
         next,
+        min_password: crate::auth::credentials::MIN_PASSWORD_CHARS,
     };
     let mut response = (status, render(&template)).into_response();
     if existing.is_none() {
-        response.headers_mut().append(header::SET_COOKIE, session::form_cookie(&token, secure(state)));
+        response.headers_mut().append(header::SET_COOKIE, session::form_cookie(&token, secure(state, headers)));
     }
     response
 }
@@ -107,7 +124,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
         return true;
     }
     match session::cookie(headers, session::COOKIE) {
-        Some(token) => state.auth.credential(&state.db, &token).await.is_ok(),
+        Some(token) => state.auth.session(&state.db, &token).await.is_ok(),
         None => false,
     }
 }
@@ -117,6 +134,7 @@ async fn show(state: AppState, headers: HeaderMap, next: Next, signing_up: bool)
     if signed_in(&state, &headers).await {
         return Redirect::to(&next).into_response();
     }
+    let signing_up = signing_up && state.config.access.registration != Registration::Closed;
     form_page(
         &state,
         &headers,
@@ -182,7 +200,7 @@ async fn submit(
     };
     match result {
         Ok(token) => {
-            let cookie = session::start(&token.access_token, state.auth.token_ttl, secure(&state));
+            let cookie = session::start(&token.access_token, state.auth.token_ttl, secure(&state, &headers));
             let mut response = Redirect::to(&next).into_response();
             response.headers_mut().append(header::SET_COOKIE, cookie);
             response
@@ -193,9 +211,12 @@ async fn submit(
             let answer = e.into_response();
             let parts = AccountPageParts { signing_up, email: form.email, error, next, status: answer.status() };
             let mut response = form_page(&state, &headers, parts);
-            if let Some(wait) = answer.headers().get(header::RETRY_AFTER) {
+            let (answered, _) = answer.into_parts();
+            if let Some(wait) = answered.headers.get(header::RETRY_AFTER) {
                 response.headers_mut().insert(header::RETRY_AFTER, wait.clone());
             }
+            // What the answer noted for the outage tracking (a database found down) goes along.
+            response.extensions_mut().extend(answered.extensions);
             response
         }
     }
@@ -207,12 +228,15 @@ pub async fn sign_out(
     headers: HeaderMap,
     form: Result<Form<SignOutForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let token = session::cookie(&headers, session::COOKIE).unwrap_or_default();
+    let mut response = Redirect::to("/signin").into_response();
+    response.headers_mut().append(header::SET_COOKIE, session::end(secure(&state, &headers)));
+    // A session already gone (the cookie expired) has nothing another site could end.
+    let Some(token) = session::cookie(&headers, session::COOKIE) else {
+        return response;
+    };
     let valid = form.is_ok_and(|Form(f)| session::same(&f.csrf, &session::csrf_for(&token)));
     if !valid {
         return ApiError::Forbidden("signing out needs the page's CSRF token".into()).into_response();
     }
-    let mut response = Redirect::to("/signin").into_response();
-    response.headers_mut().append(header::SET_COOKIE, session::end(secure(&state)));
     response
 }

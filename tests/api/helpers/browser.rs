@@ -70,23 +70,30 @@ impl Browser {
         self.until(&format!("an element {css}"), async || self.client.find(Locator::Css(css)).await.ok()).await
     }
 
-    /// Waits until `check` gives a value, polling for at most [`PATIENCE`].
+    /// Waits until `check` gives a value, polling for at most [`PATIENCE`] (a WebDriver call that
+    /// hangs counts against it too).
     pub async fn until<T>(&self, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            if let Some(found) = check().await {
-                return found;
-            }
-            if tokio::time::Instant::now() > deadline {
-                let url = self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
-                let _ = std::fs::write(
-                    screenshot_dir().join("failure.png"),
-                    self.client.screenshot().await.unwrap_or_default(),
-                );
-                panic!("the page at {url} did not show {what} within {PATIENCE:?} (screenshot: failure.png)");
+            match tokio::time::timeout_at(deadline, check()).await {
+                Ok(Some(found)) => return found,
+                Ok(None) if tokio::time::Instant::now() < deadline => {}
+                _ => self.fail(what).await,
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Fails the test, keeping a screenshot of the page as it was.
+    async fn fail(&self, what: &str) -> ! {
+        let last = Duration::from_secs(10);
+        let url = tokio::time::timeout(last, self.client.current_url()).await;
+        let url = url.ok().and_then(Result::ok).map(|u| u.to_string()).unwrap_or_default();
+        if let Ok(Ok(png)) = tokio::time::timeout(last, self.client.screenshot()).await {
+            let _ = std::fs::create_dir_all(screenshot_dir());
+            let _ = std::fs::write(screenshot_dir().join("failure.png"), png);
+        }
+        panic!("the page at {url} did not show {what} within {PATIENCE:?} (screenshot: failure.png)");
     }
 
     /// The text of the first element matching `css`, once it satisfies `check`.
@@ -116,19 +123,25 @@ impl Browser {
     /// (the window grows to the page's height, up to 3000 px, for it).
     pub async fn screenshot(&self, name: &str, width: u32) -> PathBuf {
         self.client.set_window_size(width, 900).await.expect("the window resizes");
-        // Let the layout settle at the new width before measuring it.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.painted().await;
         let script = "return [window.outerHeight - window.innerHeight, document.documentElement.scrollHeight]";
         let sizes = self.client.execute(script, vec![]).await.expect("the page's height");
         let height = sizes[0].as_u64().unwrap_or(0) + sizes[1].as_u64().unwrap_or(900);
         self.client.set_window_size(width, height.min(3000) as u32).await.expect("the window resizes");
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.painted().await;
         let png = self.client.screenshot().await.expect("a screenshot");
         std::fs::create_dir_all(screenshot_dir()).unwrap();
         let path = screenshot_dir().join(format!("{name}.png"));
         std::fs::write(&path, png).unwrap();
         eprintln!("screenshot: {}", path.display());
         path
+    }
+
+    /// Returns once the page has laid itself out and painted at its current size.
+    async fn painted(&self) {
+        let frames = "requestAnimationFrame(() => requestAnimationFrame(arguments[0]))";
+        let waited = tokio::time::timeout(PATIENCE, self.client.execute_async(frames, vec![])).await;
+        waited.expect("the page painted in time").expect("the page painted");
     }
 
     /// The one file downloaded into [`Browser::downloads`], once it is complete.
