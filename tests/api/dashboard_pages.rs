@@ -177,6 +177,7 @@ async fn with_auth_off_the_dashboard_opens_assets_are_cached_for_good_and_other_
         ("app", "js", "text/javascript"),
         ("icon", "svg", "image/svg+xml"),
         ("sample-products", "csv", "text/csv"),
+        ("requests", "js", "text/javascript"),
     ] {
         let url = html
             .match_indices(&format!("/assets/{stem}."))

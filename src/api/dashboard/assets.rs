@@ -17,7 +17,6 @@ use crate::error::ApiError;
 struct Asset {
     /// The name it is served under: `app.<digest>.css`.
     name: String,
-    /// The URL pages link to.
     url: String,
     content_type: &'static str,
     body: &'static [u8],
@@ -25,20 +24,28 @@ struct Asset {
 
 /// The URLs pages link to.
 pub struct Urls {
-    /// The stylesheet.
     pub css: &'static str,
-    /// The script.
+    /// The script every page shares; each page's own comes after it.
     pub js: &'static str,
-    /// The icon.
+    pub requests_js: &'static str,
+    pub request_js: &'static str,
+    pub images_js: &'static str,
+    pub settings_js: &'static str,
     pub icon: &'static str,
     /// A sample CSV, for a merchant to start from.
     pub sample_csv: &'static str,
 }
 
-static ASSETS: LazyLock<[Asset; 4]> = LazyLock::new(|| {
+const JS: &str = "text/javascript; charset=utf-8";
+
+static ASSETS: LazyLock<[Asset; 8]> = LazyLock::new(|| {
     [
         asset("app", "css", "text/css; charset=utf-8", include_bytes!("../../../assets/app.css")),
-        asset("app", "js", "text/javascript; charset=utf-8", include_bytes!("../../../assets/app.js")),
+        asset("app", "js", JS, include_bytes!("../../../assets/app.js")),
+        asset("requests", "js", JS, include_bytes!("../../../assets/requests.js")),
+        asset("request", "js", JS, include_bytes!("../../../assets/request.js")),
+        asset("images", "js", JS, include_bytes!("../../../assets/images.js")),
+        asset("settings", "js", JS, include_bytes!("../../../assets/settings.js")),
         asset("icon", "svg", "image/svg+xml", include_bytes!("../../../assets/icon.svg")),
         asset("sample-products", "csv", "text/csv; charset=utf-8", include_bytes!("../../../samples/products.csv")),
     ]
@@ -47,8 +54,12 @@ static ASSETS: LazyLock<[Asset; 4]> = LazyLock::new(|| {
 static URLS: LazyLock<Urls> = LazyLock::new(|| Urls {
     css: &ASSETS[0].url,
     js: &ASSETS[1].url,
-    icon: &ASSETS[2].url,
-    sample_csv: &ASSETS[3].url,
+    requests_js: &ASSETS[2].url,
+    request_js: &ASSETS[3].url,
+    images_js: &ASSETS[4].url,
+    settings_js: &ASSETS[5].url,
+    icon: &ASSETS[6].url,
+    sample_csv: &ASSETS[7].url,
 });
 
 fn asset(stem: &str, ext: &str, content_type: &'static str, body: &'static [u8]) -> Asset {
