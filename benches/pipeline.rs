@@ -79,6 +79,14 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
     let stopper = app.stopper();
     let task = tokio::spawn(app.run_until_stopped());
 
+    // Idle first: nothing queued, nothing served; the whole process's CPU (service and image
+    // server) over the window, against the target of under 1% of one core.
+    let idle_secs = env_number("IMGBATCH_BENCH_IDLE_SECS", 60)?;
+    let idle_cpu_start = cpu_time();
+    tokio::time::sleep(Duration::from_secs(idle_secs as u64)).await;
+    let idle_cpu = cpu_time() - idle_cpu_start;
+    let idle_share = 100.0 * idle_cpu.as_secs_f64() / idle_secs.max(1) as f64;
+
     let mut csv = String::from("S. No.,Product Name,Input Image Urls\n");
     for n in 0..images {
         csv.push_str(&format!("{},SKU{},http://{images_at}/img/{}?n={n}\n", n + 1, n + 1, names[n % names.len()]));
@@ -146,6 +154,10 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
 
     let secs = wall.as_secs_f64();
     let per_sec = images as f64 / secs;
+    println!(
+        "  idle:            {:.0} ms of CPU in {idle_secs} s with nothing queued ({idle_share:.2}% of one core; target under 1%)",
+        idle_cpu.as_secs_f64() * 1e3
+    );
     println!("  request {id}: {} {}", request["status"], request["counts"]);
     println!("  images:          {images} ({succeeded} succeeded, {} failed)", failures.len());
     println!(
