@@ -129,7 +129,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
     }
 }
 
-async fn show(state: AppState, headers: HeaderMap, next: Next, signing_up: bool) -> Response {
+async fn account_form(state: AppState, headers: HeaderMap, next: Next, signing_up: bool) -> Response {
     let next = safe_next(next.next.as_deref()).to_owned();
     if signed_in(&state, &headers).await {
         return Redirect::to(&next).into_response();
@@ -144,12 +144,12 @@ async fn show(state: AppState, headers: HeaderMap, next: Next, signing_up: bool)
 
 /// `GET /signin`.
 pub async fn show_sign_in(State(state): State<AppState>, headers: HeaderMap, Query(next): Query<Next>) -> Response {
-    show(state, headers, next, false).await
+    account_form(state, headers, next, false).await
 }
 
 /// `GET /signup`.
 pub async fn show_sign_up(State(state): State<AppState>, headers: HeaderMap, Query(next): Query<Next>) -> Response {
-    show(state, headers, next, true).await
+    account_form(state, headers, next, true).await
 }
 
 /// `POST /signin`.
@@ -184,19 +184,10 @@ async fn submit(
     };
     let expected = session::cookie(&headers, session::FORM_COOKIE).unwrap_or_default();
     let next = safe_next(form.next.as_deref()).to_owned();
-    let result = match expected.is_empty() || !session::same(&form.form_token, &expected) {
-        true => Err(ApiError::Forbidden("the form expired; it has been renewed, send it again".into())),
-        false => {
-            let client = accounts::client_of(&state, &headers, peer);
-            let made = match signing_up {
-                true => accounts::sign_up(&state, &client, &form.email, form.password.clone()).await.map(drop),
-                false => Ok(()),
-            };
-            match made {
-                Ok(()) => accounts::sign_in(&state, &client, &form.email, form.password).await,
-                Err(e) => Err(e),
-            }
-        }
+    let result = if expected.is_empty() || !session::same(&form.form_token, &expected) {
+        Err(ApiError::Forbidden("the form expired; it has been renewed, send it again".into()))
+    } else {
+        account(&state, &headers, peer, &form, signing_up).await
     };
     match result {
         Ok(token) => {
@@ -220,6 +211,21 @@ async fn submit(
             response
         }
     }
+}
+
+/// Makes the account when signing up, then signs in with it.
+async fn account(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    form: &AccountForm,
+    signing_up: bool,
+) -> Result<accounts::TokenOut, ApiError> {
+    let client = accounts::client_of(state, headers, peer);
+    if signing_up {
+        accounts::sign_up(state, &client, &form.email, form.password.clone()).await?;
+    }
+    accounts::sign_in(state, &client, &form.email, form.password.clone()).await
 }
 
 /// `POST /signout`: ends the session in this browser.
