@@ -74,6 +74,8 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
     config.allow_private_urls = true;
     config.webhook_secret = Some(imgbatch::webhook::sign::generate_secret());
     config.concurrency = u32::try_from(concurrency).context("IMGBATCH_BENCH_CONCURRENCY")?;
+    // One local account, as in `imgbatch demo`: the bench measures images, not sign-in.
+    config.access.auth = imgbatch::auth::settings::AuthMode::Off;
     let app = Application::build(config).await.context("building the application")?;
     let base = format!("http://{}", app.address());
     let stopper = app.stopper();

@@ -120,9 +120,10 @@ macro_rules! worker {
 }
 
 /// Runs the workers and the recovery pass until the app's shutdown token is cancelled; in-flight
-/// jobs are left to the app's tracker. Each worker is a task of its own: an apalis worker fetches
-/// whenever it is polled while it holds no batch, so two workers joined in one task wake each
-/// other with every empty fetch and poll an idle queue hundreds of times a second.
+/// jobs are left to the app's tracker. Each worker runs as a task of its own (see [`supervise`]):
+/// an apalis worker fetches whenever it is polled while it holds no batch, so two workers polled
+/// by one task wake each other with every empty fetch and poll an idle queue hundreds of times a
+/// second.
 pub async fn run_workers(state: AppState) {
     let recovery = super::recover::run(state.clone());
     let host = state.config.worker_name.clone().unwrap_or_else(default_name);
@@ -131,14 +132,18 @@ pub async fn run_workers(state: AppState) {
     let concurrency = state.config.concurrency as usize;
     match state.queue.0.clone() {
         Backend::Embedded { images: i, webhooks: w, .. } => {
-            let images = tokio::spawn(worker!(images, i, state, concurrency, process_image));
-            let webhooks = tokio::spawn(worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook));
-            let _ = tokio::join!(images, webhooks, recovery);
+            tokio::join!(
+                worker!(images, i, state, concurrency, process_image),
+                worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook),
+                recovery
+            );
         }
         Backend::Redis { images: i, webhooks: w, .. } => {
-            let images = tokio::spawn(worker!(images, i, state, concurrency, process_image));
-            let webhooks = tokio::spawn(worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook));
-            let _ = tokio::join!(images, webhooks, recovery);
+            tokio::join!(
+                worker!(images, i, state, concurrency, process_image),
+                worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook),
+                recovery
+            );
         }
     }
 }
@@ -148,22 +153,24 @@ async fn cancelled(token: CancellationToken) -> Result<(), WorkerError> {
     Ok(())
 }
 
-/// Runs a worker, starting it again when it stops with an error: its name still registered by a
-/// previous run of this process (which clears after one heartbeat), or its queue unreachable.
+/// Runs a worker as a task of its own, starting it again when it stops with an error (its name
+/// still registered by a previous run of this process, which clears after one heartbeat, or its
+/// queue unreachable) or panics.
 async fn supervise<F, Fut>(name: String, state: AppState, start: F)
 where
     F: Fn() -> Fut,
-    Fut: Future<Output = Result<(), WorkerError>>,
+    Fut: Future<Output = Result<(), WorkerError>> + Send + 'static,
 {
     let heartbeat = state.config.worker_heartbeat;
     loop {
-        let result = start().await;
+        let result = tokio::spawn(start()).await;
         if state.shutdown.is_cancelled() {
             return;
         }
         match result {
-            Ok(()) => tracing::warn!(worker = %name, "worker stopped; starting it again"),
-            Err(e) => tracing::warn!(worker = %name, error = %e, "worker failed; starting it again"),
+            Ok(Ok(())) => tracing::warn!(worker = %name, "worker stopped; starting it again"),
+            Ok(Err(e)) => tracing::warn!(worker = %name, error = %e, "worker failed; starting it again"),
+            Err(e) => tracing::error!(worker = %name, error = %e, "worker panicked; starting it again"),
         }
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
