@@ -116,14 +116,18 @@ function dropZone(zone, input, nameEl) {
   });
 }
 
-/** The options of a form, only those filled in. */
-function optionFields(form, names) {
-  const out = [];
+/** The body of an upload: the file chosen in `input` and the options of `form` named in
+ *  `names`, those filled in; null (with `missing` shown in `out`) when no file is chosen. */
+function uploadBody(form, input, names, out, missing) {
+  const file = input.files[0];
+  if (!file) { fill(out, h("div", { class: "alert error", role: "alert" }, missing)); return null; }
+  const body = new FormData();
+  body.append("file", file);
   for (const name of names) {
     const value = form.elements[name]?.value.trim();
-    if (value) out.push([name, value]);
+    if (value) body.append(name, value);
   }
-  return out;
+  return body;
 }
 
 function problemBlock(err) {

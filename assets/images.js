@@ -27,10 +27,8 @@ function imagesPage() {
     e.preventDefault();
     const file = $("#image-file").files[0];
     const out = $("#job-result");
-    if (!file) { fill(out, h("div", { class: "alert error", role: "alert" }, "Choose an image first.")); return; }
-    const body = new FormData();
-    body.append("file", file);
-    for (const [k, v] of optionFields(form, ["quality", "width", "height", "fit", "format"])) body.append(k, v);
+    const body = uploadBody(form, $("#image-file"), ["quality", "width", "height", "fit", "format"], out, "Choose an image first.");
+    if (!body) return;
     $("#job-button").disabled = true;
     try {
       const job = await api("/api/v1/jobs", { method: "POST", body });

@@ -10,12 +10,10 @@ function requestsPage() {
   dropZone($("#drop"), $("#file"), $("#file-name"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const file = $("#file").files[0];
     const result = $("#upload-result");
-    if (!file) { fill(result, h("div", { class: "alert error", role: "alert" }, "Choose a CSV file first.")); return; }
-    const body = new FormData();
-    body.append("file", file);
-    for (const [k, v] of optionFields(form, ["quality", "width", "height", "fit", "format", "webhook_url"])) body.append(k, v);
+    const options = ["quality", "width", "height", "fit", "format", "webhook_url"];
+    const body = uploadBody(form, $("#file"), options, result, "Choose a CSV file first.");
+    if (!body) return;
     const button = $("#upload-button");
     button.disabled = true;
     fill(result, h("p", { class: "muted" }, "Uploading…"));

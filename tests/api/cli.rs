@@ -99,16 +99,24 @@ async fn submit_wait_exits_2_with_errors_and_1_when_failed_or_refused() {
     assert!(text(&run.stderr).contains("the server answered 401"), "{}", text(&run.stderr));
 }
 
-#[tokio::test]
-async fn demo_runs_the_sample_end_to_end_prints_the_output_csv_and_cleans_up() {
+/// Starts `imgbatch demo` with `args`, its standard error piped and standard output as `stdout`;
+/// returns it with the directory it keeps its data in.
+fn spawn_demo(args: &[&str], stdout: std::process::Stdio) -> (tokio::process::Child, std::path::PathBuf) {
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_imgbatch"))
         .arg("demo")
-        .stdout(std::process::Stdio::piped())
+        .args(args)
+        .stdout(stdout)
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("the demo starts");
     let dir = std::env::temp_dir().join(format!("imgbatch-demo-{}", child.id().unwrap()));
+    (child, dir)
+}
+
+#[tokio::test]
+async fn demo_runs_the_sample_end_to_end_prints_the_output_csv_and_cleans_up() {
+    let (child, dir) = spawn_demo(&[], std::process::Stdio::piped());
     let run =
         tokio::time::timeout(PATIENCE, child.wait_with_output()).await.expect("the demo finished in time").unwrap();
     let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
@@ -126,14 +134,7 @@ async fn demo_runs_the_sample_end_to_end_prints_the_output_csv_and_cleans_up() {
 #[tokio::test]
 async fn demo_keep_stays_up_with_the_dashboard_open_until_told_to_stop() {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_imgbatch"))
-        .args(["demo", "--keep"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the demo starts");
-    let dir = std::env::temp_dir().join(format!("imgbatch-demo-{}", child.id().unwrap()));
+    let (mut child, dir) = spawn_demo(&["--keep"], std::process::Stdio::null());
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let said = tokio::time::timeout(PATIENCE, async {
         while let Some(line) = lines.next_line().await.unwrap() {

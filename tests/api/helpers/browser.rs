@@ -9,7 +9,11 @@ use std::{
 use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
 use serde_json::json;
 
-use super::{PATIENCE, backends::skip_unless_required, process::ChildProcess};
+use super::{
+    PATIENCE,
+    backends::skip_unless_required,
+    process::{ChildProcess, on_path},
+};
 
 /// Where the dashboard's screenshots are written, for a person to look at after a run.
 pub fn screenshot_dir() -> PathBuf {
@@ -25,16 +29,11 @@ pub struct Browser {
     _driver: ChildProcess,
 }
 
-fn find(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
-}
-
 impl Browser {
     /// Starts ChromeDriver and a Chromium window `width`×`height`, logging into `dir`; `None`
     /// (said loudly, or a failure when services are required) when either is not installed.
     pub async fn start(test: &str, dir: &Path, width: u32, height: u32) -> Option<Self> {
-        let (Some(chromium), Some(driver)) = (find("chromium"), find("chromedriver")) else {
+        let (Some(chromium), Some(driver)) = (on_path("chromium"), on_path("chromedriver")) else {
             skip_unless_required(
                 test,
                 "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
@@ -145,12 +144,21 @@ impl Browser {
     }
 
     /// The one file downloaded into [`Browser::downloads`], once it is complete.
+    ///
+    /// Chromium may show the file under its final name before the last bytes are in, so a
+    /// download counts as finished once two reads 100 ms apart agree and it is not empty.
     pub async fn downloaded(&self) -> Vec<u8> {
+        let mut last: Option<Vec<u8>> = None;
         self.until("a finished download", async || {
             let files: Vec<_> = std::fs::read_dir(&self.downloads).ok()?.flatten().map(|e| e.path()).collect();
             let [file] = files.as_slice() else { return None };
-            let partial = file.extension().is_some_and(|e| e == "crdownload");
-            if partial { None } else { std::fs::read(file).ok() }
+            if file.extension().is_some_and(|e| e == "crdownload") {
+                return None;
+            }
+            let now = std::fs::read(file).ok().filter(|bytes| !bytes.is_empty());
+            let settled = now.is_some() && now == last;
+            last = now;
+            settled.then(|| last.clone().unwrap_or_default())
         })
         .await
     }

@@ -17,6 +17,11 @@ use tokio::{
     sync::mpsc,
 };
 
+/// The file `program` names in a directory of `PATH`, if any.
+pub fn on_path(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|p| p.is_file())
+}
+
 /// How long a process has to start (migrate, bind, connect) and print that it is ready.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 

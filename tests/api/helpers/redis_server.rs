@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{
     backends,
-    process::{ChildProcess, START_TIMEOUT},
+    process::{self, ChildProcess, START_TIMEOUT},
 };
 
 /// A running (or killed, to be started again) redis-server.
@@ -24,10 +24,7 @@ impl RedisServer {
     /// Starts `redis-server` from PATH with its data and logs in `dir`; `None` after a loud skip
     /// line when there is none (a failure when services are required).
     pub async fn start_or_skip(test: &str, dir: &Path) -> Option<Self> {
-        let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .map(|d| d.join("redis-server"))
-            .find(|p| p.is_file());
-        let Some(program) = found else {
+        let Some(program) = process::on_path("redis-server") else {
             backends::skip_unless_required(test, "redis-server is not on PATH");
             return None;
         };
