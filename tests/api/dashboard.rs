@@ -54,7 +54,7 @@ async fn a_merchant_uploads_watches_downloads_and_redelivers_in_the_browser() {
     browser.element("#file").await.send_keys(bad.to_str().unwrap()).await.unwrap();
     browser.click("#upload-button").await;
     browser.until("two problems", async || (browser.count("#csv-problems tbody tr").await == 2).then_some(())).await;
-    let problems = browser.element("#csv-problems tbody").await.text().await.unwrap();
+    let problems = browser.text("#csv-problems tbody").await;
     assert!(problems.contains("3 1") && problems.contains("3 3"), "line and column of each: {problems}");
     browser.text_when("#requests-list", "an empty list", |t| t.contains("No requests yet")).await;
     assert_labelled(&browser).await;
@@ -76,13 +76,12 @@ async fn a_merchant_uploads_watches_downloads_and_redelivers_in_the_browser() {
     browser.element("#webhook_url").await.send_keys(&receiver.url).await.unwrap();
     browser.click("#upload-button").await;
 
-    let accepted = browser.element("#upload-accepted a").await;
-    let id = accepted.text().await.unwrap();
+    let id = browser.text("#upload-accepted a").await;
     let row = format!("#requests tr[data-id='{id}']");
     // One image waits behind the gate: the row shows the request unfinished…
     browser.text_when(&format!("{row} .badge"), "the request processing", |t| t == "Processing" || t == "Queued").await;
     let bar = format!("{row} progress");
-    let before = browser.element(&bar).await.attr("value").await.unwrap().unwrap();
+    let before = browser.attr(&bar, "value").await.expect("the bar has a value");
     assert_ne!(before, "100", "the request is not done while an image waits");
     browser.screenshot("requests-1440", 1440).await;
     images.open_gate();
@@ -96,7 +95,7 @@ async fn a_merchant_uploads_watches_downloads_and_redelivers_in_the_browser() {
         .await;
     let kept = client.execute("return window.__imgbatchNoReload === true", vec![]).await.unwrap();
     assert_eq!(kept, true, "the page updated without a reload");
-    assert_eq!(browser.element(&format!("{row} td.num")).await.text().await.unwrap(), "3 / 3 (1 failed)");
+    assert_eq!(browser.text(&format!("{row} td.num")).await, "3 / 3 (1 failed)");
     browser.screenshot("requests-375", 375).await;
 
     // The request's page: products in file order, both pictures of each image, the failure.
@@ -118,7 +117,7 @@ async fn a_merchant_uploads_watches_downloads_and_redelivers_in_the_browser() {
         "markup in a product name is shown as text, never made an element"
     );
     assert_eq!(browser.count(".image.succeeded img.thumb").await, 4, "before and after of both mug images");
-    let error = browser.element(".image.failed .error").await.text().await.unwrap();
+    let error = browser.text(".image.failed .error").await;
     assert!(error.contains("404"), "the failed image says why: {error}");
     let script = "return [...document.querySelectorAll('.image.succeeded img.thumb')].every(i => i.complete && i.naturalWidth > 0)";
     browser
@@ -233,14 +232,14 @@ async fn a_merchant_resizes_an_image_manages_keys_and_the_secret_and_pages_throu
     client.goto(&format!("{base}/")).await.unwrap();
     browser.text_when("#page-info", "the first page", |t| t == "1–20 of 21").await;
     assert_eq!(browser.count("#requests tbody tr").await, 20);
-    let first = browser.element("#requests tbody tr").await.attr("data-id").await.unwrap();
+    let first = browser.attr("#requests tbody tr", "data-id").await;
     assert_eq!(first.as_deref(), Some(ids[20].as_str()), "newest first");
-    assert_eq!(browser.element("#newer").await.attr("disabled").await.unwrap().as_deref(), Some("true"));
+    assert_eq!(browser.attr("#newer", "disabled").await.as_deref(), Some("true"));
     browser.click("#older").await;
     browser.text_when("#page-info", "the second page", |t| t == "21–21 of 21").await;
-    let only = browser.element("#requests tbody tr").await.attr("data-id").await.unwrap();
+    let only = browser.attr("#requests tbody tr", "data-id").await;
     assert_eq!(only.as_deref(), Some(ids[0].as_str()), "the oldest last");
-    assert_eq!(browser.element("#older").await.attr("disabled").await.unwrap().as_deref(), Some("true"));
+    assert_eq!(browser.attr("#older", "disabled").await.as_deref(), Some("true"));
     browser.close().await;
 }
 

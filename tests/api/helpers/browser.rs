@@ -104,13 +104,30 @@ impl Browser {
         .await
     }
 
+    /// The text of the first element matching `css` as it is now. Finding and reading are
+    /// retried together: a live region may replace the element between the two.
+    pub async fn text(&self, css: &str) -> String {
+        self.text_when(css, &format!("the text of {css}"), |_| true).await
+    }
+
+    /// The attribute `name` of the first element matching `css` as it is now (`None` when the
+    /// element lacks it), finding and reading retried together as in [`Self::text`].
+    pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        let what = format!("the attribute {name} of {css}");
+        self.until(&what, async || self.client.find(Locator::Css(css)).await.ok()?.attr(name).await.ok()).await
+    }
+
     /// Clicks the first element matching `css`, scrolled to the middle of the window first so
-    /// that the sticky header cannot be in the way.
+    /// that the sticky header cannot be in the way; an element replaced before the click is
+    /// found again.
     pub async fn click(&self, css: &str) {
-        let element = self.element(css).await;
         let centre = "arguments[0].scrollIntoView({block: 'center'})";
-        self.client.execute(centre, vec![serde_json::to_value(&element).unwrap()]).await.expect("scrolled");
-        element.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        self.until(&format!("{css} to click"), async || {
+            let element = self.client.find(Locator::Css(css)).await.ok()?;
+            self.client.execute(centre, vec![serde_json::to_value(&element).ok()?]).await.ok()?;
+            element.click().await.ok()
+        })
+        .await
     }
 
     /// How many elements match `css` now.
