@@ -5,6 +5,8 @@
 //! `bench-corpus`), `IMGBATCH_BENCH_IMAGES` (images in the CSV, default 306: six passes over the
 //! 51-image corpus), `IMGBATCH_BENCH_CONCURRENCY` (the service's `IMGBATCH_CONCURRENCY`, default 16).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,15 +55,16 @@ fn main() -> ExitCode {
 }
 
 async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
-    let images = env_number("IMGBATCH_BENCH_IMAGES", 306)?;
-    let concurrency = env_number("IMGBATCH_BENCH_CONCURRENCY", 16)?;
+    let images = common::env_number("IMGBATCH_BENCH_IMAGES", 306)?;
+    let concurrency = common::env_number("IMGBATCH_BENCH_CONCURRENCY", 16)?;
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let corpus_bytes: usize = corpus.values().map(|(_, b)| b.len()).sum();
     println!(
-        "pipeline bench: {images} images from {} files ({:.1} MB) in {}, concurrency {concurrency}, {cores} cores",
+        "pipeline bench: {images} images from {} files ({:.1} MB) in {}, concurrency {concurrency}, on {}",
         corpus.len(),
         corpus_bytes as f64 / 1e6,
-        dir.display()
+        dir.display(),
+        common::machine()
     );
 
     let names: Vec<String> = corpus.keys().cloned().collect();
@@ -83,10 +86,10 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
 
     // Idle first: nothing queued, nothing served; the whole process's CPU (service and image
     // server) over the window, against the target of under 1% of one core.
-    let idle_secs = env_number("IMGBATCH_BENCH_IDLE_SECS", 60)?;
-    let idle_cpu_start = cpu_time();
+    let idle_secs = common::env_number("IMGBATCH_BENCH_IDLE_SECS", 60)?;
+    let idle_cpu_start = common::cpu_time();
     tokio::time::sleep(Duration::from_secs(idle_secs as u64)).await;
-    let idle_cpu = cpu_time() - idle_cpu_start;
+    let idle_cpu = common::cpu_time() - idle_cpu_start;
     let idle_share = 100.0 * idle_cpu.as_secs_f64() / idle_secs.max(1) as f64;
 
     let mut csv = String::from("S. No.,Product Name,Input Image Urls\n");
@@ -94,11 +97,11 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
         csv.push_str(&format!("{},SKU{},http://{images_at}/img/{}?n={n}\n", n + 1, n + 1, names[n % names.len()]));
     }
     let http = reqwest::Client::new();
-    let rss_before = proc_status_mib("VmRSS:");
+    let rss_before = common::status_mib(std::process::id(), "VmRSS:");
     let stop_sampling = Arc::new(AtomicBool::new(false));
-    let sampler = sample_rss(stop_sampling.clone());
+    let sampler = common::sample_rss(std::process::id(), stop_sampling.clone());
 
-    let (start, cpu_start) = (Instant::now(), cpu_time());
+    let (start, cpu_start) = (Instant::now(), common::cpu_time());
     let form = reqwest::multipart::Form::new().part(
         "file",
         reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("products.csv").mime_str("text/csv")?,
@@ -129,7 +132,7 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let (wall, cpu) = (start.elapsed(), cpu_time() - cpu_start);
+    let (wall, cpu) = (start.elapsed(), common::cpu_time() - cpu_start);
     stop_sampling.store(true, Ordering::Relaxed);
     let peak_rss = sampler.join().unwrap_or(0.0);
 
@@ -182,7 +185,7 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
         "  memory:          peak RSS {peak_rss:.0} MiB sampled every 50 ms (before upload {rss_before:.0} MiB, \
          corpus held {:.0} MiB), VmHWM {:.0} MiB",
         corpus_bytes as f64 / (1 << 20) as f64,
-        proc_status_mib("VmHWM:")
+        common::status_mib(std::process::id(), "VmHWM:")
     );
     for failure in failures.iter().take(10) {
         println!("  failed: {failure}");
@@ -234,41 +237,4 @@ fn load_corpus(dir: &Path) -> Option<Corpus> {
         })
         .collect();
     (!files.is_empty()).then(|| Arc::new(files))
-}
-
-fn env_number(name: &str, default: usize) -> anyhow::Result<usize> {
-    let Ok(value) = env::var(name) else { return Ok(default) };
-    value.trim().parse().ok().filter(|&n| n > 0).with_context(|| format!("{name}: expected a positive number"))
-}
-
-/// A field of /proc/self/status (given there in KiB), in MiB; 0 where it cannot be read.
-fn proc_status_mib(field: &str) -> f64 {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = status.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok());
-    kib.unwrap_or(0u64) as f64 / 1024.0
-}
-
-/// CPU time of this process so far, user and system.
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage only writes the struct it is handed, which is plain data.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let time = |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
-    time(usage.ru_utime) + time(usage.ru_stime)
-}
-
-/// Samples VmRSS every 50 ms on its own thread, so that a busy runtime cannot delay the samples,
-/// until `stop`; returns the peak in MiB.
-fn sample_rss(stop: Arc<AtomicBool>) -> thread::JoinHandle<f64> {
-    thread::spawn(move || {
-        let mut peak: f64 = 0.0;
-        while !stop.load(Ordering::Relaxed) {
-            peak = peak.max(proc_status_mib("VmRSS:"));
-            thread::sleep(Duration::from_millis(50));
-        }
-        peak
-    })
 }

@@ -1,0 +1,83 @@
+//! What the benches share: their settings, the machine they ran on, and readings of a process's
+//! CPU time and memory.
+
+#![allow(dead_code)] // each bench uses its own part of this
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use std::{env, fs, thread};
+
+use anyhow::Context;
+
+/// A positive whole number from the environment variable `name`, or `default` when unset.
+pub fn env_number(name: &str, default: usize) -> anyhow::Result<usize> {
+    let Ok(value) = env::var(name) else { return Ok(default) };
+    value.trim().parse().ok().filter(|&n| n > 0).with_context(|| format!("{name}: expected a positive number"))
+}
+
+/// The CPU model and the cores this process may use, as figures should be reported with.
+pub fn machine() -> String {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, m)| m.trim()));
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{} ({cores} cores)", model.unwrap_or("an unknown CPU"))
+}
+
+/// A field of `/proc/{pid}/status` (given there in KiB), in MiB; 0 where it cannot be read.
+pub fn status_mib(pid: u32, field: &str) -> f64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = status.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok());
+    kib.unwrap_or(0u64) as f64 / 1024.0
+}
+
+/// CPU time of this process so far, user and system.
+pub fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is handed, which is plain data.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// Samples the VmRSS of process `pid` every 50 ms on its own thread, so that a busy runtime
+/// cannot delay the samples, until `stop`; returns the peak in MiB.
+pub fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> thread::JoinHandle<f64> {
+    thread::spawn(move || {
+        let mut peak: f64 = 0.0;
+        while !stop.load(Ordering::Relaxed) {
+            peak = peak.max(status_mib(pid, "VmRSS:"));
+            thread::sleep(Duration::from_millis(50));
+        }
+        peak
+    })
+}
+
+/// Response times, for their quantiles.
+#[derive(Default)]
+pub struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    /// Records one.
+    pub fn push(&mut self, took: Duration) {
+        self.0.push(took);
+    }
+
+    /// How many were recorded.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The `q` quantile (0.5 for the median) in milliseconds; 0 with none recorded.
+    pub fn quantile_ms(&mut self, q: f64) -> f64 {
+        if self.0.is_empty() {
+            return 0.0;
+        }
+        self.0.sort_unstable();
+        let at = ((self.0.len() - 1) as f64 * q).round() as usize;
+        self.0[at].as_secs_f64() * 1e3
+    }
+}
