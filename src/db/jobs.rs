@@ -8,7 +8,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use super::{
     entities::{image, product, request},
-    requests::{NewProduct, NewRequest, accepted, image_row, insert_row, newest_first, product_row},
+    ingest::{NewProduct, NewRequest, image_row, insert_row, product_row},
+    requests::{accepted, newest_first},
     scope::Scope,
 };
 use crate::{

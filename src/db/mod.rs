@@ -3,6 +3,7 @@
 
 pub mod entities;
 pub mod images;
+pub mod ingest;
 pub mod jobs;
 pub mod purge;
 pub mod requests;

@@ -2,165 +2,19 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{
     entities::{image, product, request, webhook_delivery},
     scope::Scope,
 };
-use crate::{
-    domain::{
-        ids::{ImageId, ProductId, RequestId, TenantId},
-        quality::Quality,
-        status::{ImageStatus, RequestKind, RequestStatus},
-        transform::Transform,
-    },
-    manifest::Manifest,
+use crate::domain::{
+    ids::{ProductId, RequestId, TenantId},
+    status::{RequestKind, RequestStatus},
 };
 
-/// What a new request is made of, besides its manifest.
-pub struct NewRequest<'a> {
-    /// Whose it is.
-    pub tenant: &'a TenantId,
-    /// The new request's id.
-    pub id: RequestId,
-    /// Where to send the completion webhook.
-    pub webhook_url: Option<&'a str>,
-    /// Encoder quality for its images.
-    pub quality: Quality,
-    /// What else is done to its images.
-    pub transform: Transform,
-}
-
-/// Rows per multi-row INSERT; keeps each statement well under SQLite's bound-parameter limit.
+/// Ids per `IN (…)` list; keeps each statement well under SQLite's bound-parameter limit.
 const CHUNK: usize = 500;
-
-/// Writes a request, its products and its images (none queued yet); returns the image ids in file
-/// order.
-pub async fn insert_manifest(
-    txn: &impl ConnectionTrait,
-    new: NewRequest<'_>,
-    manifest: &Manifest,
-) -> Result<Vec<ImageId>, DbErr> {
-    let now = super::now();
-    let (request_id, tenant) = (new.id, new.tenant);
-    insert_row(txn, &new, RequestKind::Request, manifest.products.len(), manifest.image_count(), now).await?;
-    let mut products = Vec::with_capacity(manifest.products.len());
-    let mut images = Vec::with_capacity(manifest.image_count());
-    let mut image_ids = Vec::with_capacity(manifest.image_count());
-    for (position, p) in manifest.products.iter().enumerate() {
-        let product =
-            NewProduct { position, line: p.line as i64, serial_number: p.serial_number.get(), name: p.name.as_str() };
-        let product_id = ProductId::new();
-        products.push(product_row(tenant, request_id, product_id, product));
-        for (i, url) in p.image_urls.iter().enumerate() {
-            let id = ImageId::new();
-            image_ids.push(id);
-            images.push(image_row(tenant, (request_id, product_id, id), i, url.as_str(), None, now));
-        }
-    }
-    while !products.is_empty() {
-        let rest = products.split_off(products.len().min(CHUNK));
-        product::Entity::insert_many(std::mem::replace(&mut products, rest)).exec_without_returning(txn).await?;
-    }
-    while !images.is_empty() {
-        let rest = images.split_off(images.len().min(CHUNK));
-        image::Entity::insert_many(std::mem::replace(&mut images, rest)).exec_without_returning(txn).await?;
-    }
-    Ok(image_ids)
-}
-
-/// Writes a request's own row (not accepted yet, no image finished).
-pub(super) async fn insert_row(
-    txn: &impl ConnectionTrait,
-    new: &NewRequest<'_>,
-    kind: RequestKind,
-    products: usize,
-    images: usize,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), DbErr> {
-    request::Entity::insert(request::ActiveModel {
-        id: Set(new.id),
-        tenant_id: Set(new.tenant.clone()),
-        status: Set(RequestStatus::Queued),
-        accepted: Set(false),
-        webhook_url: Set(new.webhook_url.map(str::to_owned)),
-        quality: Set(new.quality),
-        products: Set(products as i32),
-        images: Set(images as i32),
-        succeeded: Set(0),
-        failed: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
-        completed_at: Set(None),
-        box_width: Set(new.transform.width.map(|n| n as i32)),
-        box_height: Set(new.transform.height.map(|n| n as i32)),
-        fit: Set(new.transform.fit),
-        format: Set(new.transform.format),
-        kind: Set(kind),
-    })
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
-}
-
-/// One product row to write.
-pub(super) struct NewProduct<'a> {
-    pub position: usize,
-    pub line: i64,
-    pub serial_number: i64,
-    pub name: &'a str,
-}
-
-pub(super) fn product_row(
-    tenant: &TenantId,
-    request: RequestId,
-    id: ProductId,
-    p: NewProduct<'_>,
-) -> product::ActiveModel {
-    product::ActiveModel {
-        id: Set(id),
-        tenant_id: Set(tenant.clone()),
-        request_id: Set(request),
-        position: Set(p.position as i32),
-        line: Set(p.line),
-        serial_number: Set(p.serial_number),
-        name: Set(p.name.to_owned()),
-    }
-}
-
-/// A pending image row: fetched from `url`, or read from the store under `input_key`.
-pub(super) fn image_row(
-    tenant: &TenantId,
-    (request, product, id): (RequestId, ProductId, ImageId),
-    position: usize,
-    url: &str,
-    input_key: Option<&str>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> image::ActiveModel {
-    image::ActiveModel {
-        id: Set(id),
-        tenant_id: Set(tenant.clone()),
-        request_id: Set(request),
-        product_id: Set(product),
-        position: Set(position as i32),
-        input_url: Set(url.to_owned()),
-        status: Set(ImageStatus::Pending),
-        attempts: Set(0),
-        error: Set(None),
-        output_key: Set(None),
-        input_bytes: Set(None),
-        output_bytes: Set(None),
-        width: Set(None),
-        height: Set(None),
-        updated_at: Set(now),
-        queued: Set(false),
-        input_key: Set(input_key.map(str::to_owned)),
-    }
-}
 
 /// One accepted CSV request of `tenant` by id.
 pub async fn find(

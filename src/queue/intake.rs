@@ -6,7 +6,7 @@
 use sea_orm::TransactionTrait;
 
 use crate::{
-    db::{self, jobs::JobInput, requests::NewRequest},
+    db::{self, ingest::NewRequest, jobs::JobInput},
     domain::{
         ids::{RequestId, TenantId},
         quality::Quality,
@@ -51,11 +51,11 @@ pub async fn submit(state: &AppState, tenant: &TenantId, submission: &Submission
         quality: submission.quality,
         transform: submission.transform,
     };
-    let txn = state.db.begin().await.map_err(db_down)?;
-    let images = db::requests::insert_manifest(&txn, new, &submission.manifest).await.map_err(db_down)?;
-    txn.commit().await.map_err(db_down)?;
+    if let Err(e) = db::ingest::insert_manifest(&state.db, new, &submission.manifest).await {
+        return undo(state, tenant, id, db_down(e)).await;
+    }
     accept(state, tenant, id).await?;
-    tracing::info!(tenant = %tenant, request = %id, images = images.len(), "request accepted");
+    tracing::info!(tenant = %tenant, request = %id, images = submission.manifest.image_count(), "request accepted");
     Ok(id)
 }
 
@@ -102,23 +102,25 @@ fn db_down(e: sea_orm::DbErr) -> NotAccepted {
 async fn accept(state: &AppState, tenant: &TenantId, id: RequestId) -> Result<(), NotAccepted> {
     // Until it is marked accepted the request is invisible and its queued jobs wait; one that is
     // never accepted is removed here or, failing that, by the recovery pass.
-    let undo = |failure: NotAccepted| async move {
-        if let Err(cleanup) = crate::retention::purge(state, tenant, id).await {
-            tracing::error!(request = %id, error = %cleanup, "could not remove an unaccepted request; the recovery pass will");
-        }
-        Err(failure)
-    };
     // The first of the tenant's window; the rest follows as its images finish.
     if let Err(e) = super::dispatch::top_up(state, tenant).await {
         let part = match e.downcast_ref::<sea_orm::DbErr>() {
             Some(_) => Part::Database,
             None => Part::Queue,
         };
-        return undo(NotAccepted { part, error: e }).await;
+        return undo(state, tenant, id, NotAccepted { part, error: e }).await;
     }
     if let Err(e) = db::requests::mark_accepted(&state.db, tenant, id).await {
-        return undo(db_down(e)).await;
+        return undo(state, tenant, id, db_down(e)).await;
     }
     Metrics::inc(&state.metrics.requests_accepted);
     Ok(())
+}
+
+/// Removes what was written of a request that could not be accepted, and gives back why.
+async fn undo<T>(state: &AppState, tenant: &TenantId, id: RequestId, failure: NotAccepted) -> Result<T, NotAccepted> {
+    if let Err(cleanup) = crate::retention::purge(state, tenant, id).await {
+        tracing::error!(request = %id, error = %cleanup, "could not remove an unaccepted request; the recovery pass will");
+    }
+    Err(failure)
 }

@@ -9,7 +9,7 @@ use imgbatch::{
         self,
         entities::image,
         images::{Outcome, Stored},
-        requests::NewRequest,
+        ingest::NewRequest,
     },
     domain::{
         ids::{RequestId, TenantId},
@@ -40,7 +40,7 @@ async fn racing_workers_finish_a_request_once_and_send_one_webhook() {
         quality: Quality::new(50).unwrap(),
         transform: Default::default(),
     };
-    db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
+    db::ingest::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
     db::requests::mark_accepted(&app.state.db, &admin, id).await.unwrap();
     let images = image::Entity::find().filter(image::Column::RequestId.eq(id)).all(&app.state.db).await.unwrap();
 

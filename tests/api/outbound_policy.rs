@@ -43,7 +43,7 @@ async fn a_webhook_url_on_a_private_address_is_refused_at_upload() {
 #[tokio::test]
 async fn a_webhook_host_resolving_to_a_private_address_at_delivery_fails_that_attempt_clearly() {
     use imgbatch::{
-        db::{self, requests::NewRequest},
+        db::{self, ingest::NewRequest},
         domain::{ids::RequestId, ids::TenantId, quality::Quality},
         manifest::{self, Limits},
     };
@@ -66,7 +66,7 @@ async fn a_webhook_host_resolving_to_a_private_address_at_delivery_fails_that_at
         quality: Quality::new(50).unwrap(),
         transform: Default::default(),
     };
-    db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
+    db::ingest::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
     db::requests::mark_accepted(&app.state.db, &admin, id).await.unwrap();
     // The request's delivery as its last image would write it, due now.
     db::webhooks::insert_delivery(&app.state.db, &admin, id, &rebound, "{}").await.unwrap();

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use imgbatch::{
-    db::{self, entities::webhook_delivery, requests::NewRequest},
+    db::{self, entities::webhook_delivery, ingest::NewRequest},
     domain::{
         ids::{RequestId, TenantId},
         quality::Quality,
@@ -27,7 +27,7 @@ async fn stored(app: &TestApp, csv: &str, accepted: bool) -> RequestId {
         quality: Quality::new(50).unwrap(),
         transform: Default::default(),
     };
-    db::requests::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
+    db::ingest::insert_manifest(&app.state.db, new, &manifest).await.unwrap();
     if accepted {
         db::requests::mark_accepted(&app.state.db, &admin, id).await.unwrap();
     }
