@@ -1,9 +1,12 @@
 //! Writing a new request: its own row, then its products and images in batches, each batch one
-//! transaction of multi-row INSERTs. The request stays hidden (not accepted) until the caller
+//! transaction. The request stays hidden (not accepted) until the caller
 //! marks it so, which is what makes the batches safe to commit one by one: a reader never sees a
 //! half-written request, and one whose writer died is removed by the recovery pass.
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement, TransactionTrait,
+    Value,
+};
 
 use super::entities::{image, product, request};
 use crate::{
@@ -30,8 +33,8 @@ pub struct NewRequest<'a> {
     pub transform: Transform,
 }
 
-/// Rows per multi-row INSERT: an image row binds 17 values, so 1,000 rows stay well under
-/// SQLite's limit of 32,766 bound values (PostgreSQL's is 65,535).
+/// Rows per multi-row INSERT on SQLite: an image row binds 17 values, so 1,000 rows stay well
+/// under its limit of 32,766 bound values. (PostgreSQL takes a whole batch in one statement.)
 const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// Images per transaction. On SQLite a transaction holds the database's one write lock, so this
@@ -49,14 +52,14 @@ pub async fn insert_manifest(
 ) -> Result<usize, DbErr> {
     let now = super::now();
     insert_row(db, &new, RequestKind::Request, manifest.products.len(), manifest.image_count(), now).await?;
-    let mut batch = Batch::default();
+    let mut batch = Batch { new: &new, now, products: Vec::new(), images: Vec::new() };
     for (position, p) in manifest.products.iter().enumerate() {
-        let product_id = ProductId::new();
+        let id = ProductId::new();
         let row =
             NewProduct { position, line: p.line as i64, serial_number: p.serial_number.get(), name: p.name.as_str() };
-        batch.products.push(product_row(new.tenant, new.id, product_id, row));
+        batch.products.push((id, row));
         for (i, url) in p.image_urls.iter().enumerate() {
-            batch.images.push(image_row(new.tenant, (new.id, product_id, ImageId::new()), i, url.as_str(), None, now));
+            batch.images.push(NewImage { id: ImageId::new(), product: id, position: i, url: url.as_str() });
         }
         if batch.images.len() >= IMAGES_PER_TRANSACTION {
             batch.write(db).await?;
@@ -66,33 +69,98 @@ pub async fn insert_manifest(
     Ok(manifest.image_count())
 }
 
-/// Rows waiting to be written together.
-#[derive(Default)]
-struct Batch {
-    products: Vec<product::ActiveModel>,
-    images: Vec<image::ActiveModel>,
+/// One image row of a manifest to write.
+struct NewImage<'a> {
+    id: ImageId,
+    product: ProductId,
+    position: usize,
+    url: &'a str,
 }
 
-impl Batch {
+/// Rows of one request waiting to be written together.
+struct Batch<'a> {
+    new: &'a NewRequest<'a>,
+    now: chrono::DateTime<chrono::Utc>,
+    products: Vec<(ProductId, NewProduct<'a>)>,
+    images: Vec<NewImage<'a>>,
+}
+
+impl Batch<'_> {
     /// Writes and empties the batch in one transaction, products before the images naming them.
     async fn write(&mut self, db: &DatabaseConnection) -> Result<(), DbErr> {
         if self.products.is_empty() {
             return Ok(());
         }
         let txn = db.begin().await?;
-        insert_all::<product::Entity>(&txn, &mut self.products).await?;
-        insert_all::<image::Entity>(&txn, &mut self.images).await?;
+        match db.get_database_backend() {
+            DbBackend::Postgres => self.unnest(&txn).await?,
+            _ => self.insert_many(&txn).await?,
+        }
+        self.products.clear();
+        self.images.clear();
         txn.commit().await
+    }
+
+    /// Multi-row INSERTs of the entities' rows.
+    async fn insert_many(&self, txn: &impl ConnectionTrait) -> Result<(), DbErr> {
+        let (tenant, request, now) = (self.new.tenant, self.new.id, self.now);
+        for rows in self.products.chunks(ROWS_PER_STATEMENT) {
+            let rows = rows.iter().map(|(id, p)| product_row(tenant, request, *id, p));
+            product::Entity::insert_many(rows).exec_without_returning(txn).await?;
+        }
+        for rows in self.images.chunks(ROWS_PER_STATEMENT) {
+            let rows = rows.iter().map(|i| image_row(tenant, (request, i.product, i.id), i.position, i.url, None, now));
+            image::Entity::insert_many(rows).exec_without_returning(txn).await?;
+        }
+        Ok(())
+    }
+
+    /// One INSERT … SELECT FROM UNNEST per table, each column bound once as an array: PostgreSQL
+    /// plans one small statement instead of a thousand-row VALUES list per statement.
+    async fn unnest(&self, txn: &impl ConnectionTrait) -> Result<(), DbErr> {
+        let (tenant, request) = (Value::from(self.new.tenant.clone()), Value::from(self.new.id));
+        let products = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO products (tenant_id, request_id, id, position, line, serial_number, name) \
+             SELECT $1, $2, * FROM UNNEST($3::text[], $4::int[], $5::bigint[], $6::bigint[], $7::text[])",
+            [
+                tenant.clone(),
+                request.clone(),
+                column(&self.products, |(id, _)| id.to_string()),
+                column(&self.products, |(_, p)| p.position as i32),
+                column(&self.products, |(_, p)| p.line),
+                column(&self.products, |(_, p)| p.serial_number),
+                column(&self.products, |(_, p)| p.name.to_owned()),
+            ],
+        );
+        txn.execute_raw(products).await?;
+        let images = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO images (tenant_id, request_id, status, attempts, updated_at, queued, \
+             id, product_id, position, input_url) \
+             SELECT $1, $2, $3, 0, $4, false, * FROM UNNEST($5::text[], $6::text[], $7::int[], $8::text[])",
+            [
+                tenant,
+                request,
+                Value::from(ImageStatus::Pending),
+                Value::from(self.now),
+                column(&self.images, |i| i.id.to_string()),
+                column(&self.images, |i| i.product.to_string()),
+                column(&self.images, |i| i.position as i32),
+                column(&self.images, |i| i.url.to_owned()),
+            ],
+        );
+        txn.execute_raw(images).await?;
+        Ok(())
     }
 }
 
-/// Inserts and drains `rows`, [`ROWS_PER_STATEMENT`] to a statement.
-async fn insert_all<E: EntityTrait>(db: &impl ConnectionTrait, rows: &mut Vec<E::ActiveModel>) -> Result<(), DbErr> {
-    while !rows.is_empty() {
-        let statement: Vec<_> = rows.drain(..rows.len().min(ROWS_PER_STATEMENT)).collect();
-        E::insert_many(statement).exec_without_returning(db).await?;
-    }
-    Ok(())
+/// One column of `rows`, as an array value.
+fn column<R, T>(rows: &[R], field: impl Fn(&R) -> T) -> Value
+where
+    T: Into<Value> + sea_orm::sea_query::value::postgres_array::NotU8 + sea_orm::sea_query::ValueType,
+{
+    Value::from(rows.iter().map(field).collect::<Vec<T>>())
 }
 
 /// Writes a request's own row (not accepted yet, no image finished).
@@ -141,7 +209,7 @@ pub(super) fn product_row(
     tenant: &TenantId,
     request: RequestId,
     id: ProductId,
-    p: NewProduct<'_>,
+    p: &NewProduct<'_>,
 ) -> product::ActiveModel {
     product::ActiveModel {
         id: Set(id),

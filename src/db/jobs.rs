@@ -87,7 +87,7 @@ pub async fn insert(
     insert_row(txn, &new, RequestKind::Job, 1, 1, now).await?;
     let product_id = ProductId::new();
     let product = NewProduct { position: 0, line: 0, serial_number: 1, name: "" };
-    product::Entity::insert(product_row(new.tenant, new.id, product_id, product)).exec_without_returning(txn).await?;
+    product::Entity::insert(product_row(new.tenant, new.id, product_id, &product)).exec_without_returning(txn).await?;
     let id = ImageId::new();
     let (url, key) = match input {
         JobInput::Url(url) => (url, None),

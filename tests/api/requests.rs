@@ -87,3 +87,36 @@ async fn health_readiness_and_swagger_ui_answer() {
     assert_eq!(status, 200);
     assert!(spec["paths"]["/api/v1/requests"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn an_upload_bigger_than_one_write_batch_is_stored_whole_and_in_file_order() {
+    // 27,000 images: more than one batch of the writer's 25,000, with a product's images on
+    // either side of the boundary.
+    let images = ImageServer::start().await;
+    let app = TestApp::spawn().await;
+    let url = |row: usize, i: usize| images.url(&format!("/missing/{row}-{i}.jpg"));
+    let mut csv = String::from("S. No.,Product Name,Input Image Urls\n");
+    for row in 1..=9_000 {
+        csv += &format!("{row},Product {row},\"{},{},{}\"\n", url(row, 0), url(row, 1), url(row, 2));
+    }
+    let response = app.upload_with(csv, &[]).await;
+    assert_eq!(response.status(), 202);
+    let accepted: Value = response.json().await.unwrap();
+    assert_eq!((accepted["products"].as_u64(), accepted["images"].as_u64()), (Some(9_000), Some(27_000)));
+    let id = accepted["request_id"].as_str().unwrap();
+    for offset in [0, 8_330, 8_990] {
+        let (status, page) = app.get_json(&format!("/api/v1/requests/{id}/products?offset={offset}&limit=10")).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["total"], 9_000);
+        let serials: Vec<u64> =
+            page["items"].as_array().unwrap().iter().map(|p| p["serial_number"].as_u64().unwrap()).collect();
+        assert_eq!(serials, (offset + 1..=offset + 10).collect::<Vec<u64>>(), "products in file order");
+        for product in page["items"].as_array().unwrap() {
+            let row = product["serial_number"].as_u64().unwrap() as usize;
+            assert_eq!(product["product_name"], format!("Product {row}"));
+            let urls: Vec<&str> =
+                product["images"].as_array().unwrap().iter().map(|i| i["input_url"].as_str().unwrap()).collect();
+            assert_eq!(urls, [url(row, 0), url(row, 1), url(row, 2)], "product {row}'s images in order");
+        }
+    }
+}
