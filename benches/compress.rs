@@ -3,6 +3,8 @@
 //! WebP full size and at 1024), and what the scaled JPEG decode saves a thumbnail. Run with `cargo bench --bench compress`; the corpus directory comes
 //! from `IMGBATCH_BENCH_CORPUS` (default `bench-corpus`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -42,10 +44,11 @@ fn main() {
     let bytes: u64 = corpus.iter().map(|(_, b)| b.len() as u64).sum();
     let threads = thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "compress bench: {} images, {:.1} MB from {}, quality {QUALITY}, median of {PASSES} passes",
+        "compress bench: {} images, {:.1} MB from {}, quality {QUALITY}, median of {PASSES} passes, on {}",
         corpus.len(),
         bytes as f64 / 1e6,
-        dir.display()
+        dir.display(),
+        common::machine()
     );
     let boxed =
         |side: u32, fit: Fit, format: OutputFormat| Transform { width: Some(side), height: Some(side), fit, format };
@@ -59,26 +62,32 @@ fn main() {
     // `cargo bench --bench compress -- webp scaled` runs only the rows whose names contain a word given.
     let only: Vec<String> = env::args().skip(1).filter(|a| !a.starts_with("--")).map(|a| a.to_lowercase()).collect();
     let wanted = |label: &str| only.is_empty() || only.iter().any(|w| label.to_lowercase().contains(w.as_str()));
+    let mut figures = Vec::new();
     for (label, transform) in rows.into_iter().filter(|(label, _)| wanted(label)) {
         println!("{label}:");
-        bench_row(&corpus, &transform, threads);
+        figures.extend(bench_row(&corpus, &transform, threads).into_iter().map(|mut row| {
+            row["row"] = label.into();
+            row
+        }));
     }
     if wanted("scaled JPEG decode") {
         scaled_decode(&corpus, &boxed(256, Fit::Cover, OutputFormat::Jpeg));
     }
-    println!(
-        "  peak RSS (VmHWM): {} (the corpus itself holds {:.0} MiB)",
-        peak_rss().unwrap_or_else(|| "unknown".into()),
-        bytes as f64 / (1 << 20) as f64
-    );
+    let peak = common::status_mib(std::process::id(), "VmHWM:");
+    println!("  peak RSS (VmHWM): {peak:.0} MiB (the corpus itself holds {:.0} MiB)", bytes as f64 / (1 << 20) as f64);
     println!(
         "reference on the same corpus (q50 full size, STACK-NOTES §6): sharp 0.35 18.7 img/s per core \
          (34.0 on 2 cores, out/in 0.241); Pillow optimize=True 21.2 (38.2 on 2 cores, out/in 0.240)"
     );
+    if let Err(e) = common::write_json("compress", serde_json::json!({ "rows": figures, "peak_rss_mib": peak })) {
+        eprintln!("compress bench: {e:#}");
+    }
 }
 
-/// One row: a warm-up pass, then the median of [`PASSES`] on one thread and on every core.
-fn bench_row(corpus: &[(String, Vec<u8>)], transform: &Transform, threads: usize) {
+/// One row: a warm-up pass, then the median of [`PASSES`] on one thread and on every core; their
+/// figures.
+fn bench_row(corpus: &[(String, Vec<u8>)], transform: &Transform, threads: usize) -> Vec<serde_json::Value> {
+    let mut figures = Vec::new();
     let warm_up = run_pass(corpus, transform, 1);
     for failure in &warm_up.failures {
         println!("  failed: {failure}");
@@ -98,7 +107,16 @@ fn bench_row(corpus: &[(String, Vec<u8>)], transform: &Transform, threads: usize
             passes.iter().map(|t| format!("{:.2} s", t.elapsed.as_secs_f64())).collect::<Vec<_>>().join(", "),
             s = if n == 1 { " " } else { "s" },
         );
+        figures.push(serde_json::json!({
+            "threads": n,
+            "images_per_second": per_sec,
+            "output_megapixels_per_second": median.pixels as f64 / 1e6 / secs,
+            // Thread time, which is CPU time while each thread has a core to itself.
+            "cpu_seconds_per_image": n as f64 / per_sec,
+            "out_over_in_bytes": median.bytes_out as f64 / median.bytes_in as f64,
+        }));
     }
+    figures
 }
 
 /// What decoding a large JPEG at libjpeg-turbo's 1/8 (or 1/4, 1/2) saves for a small box: each
@@ -229,12 +247,4 @@ fn run_pass(corpus: &[(String, Vec<u8>)], transform: &Transform, threads: usize)
         all.failures.extend(t.failures);
         all
     })
-}
-
-/// The process's peak resident set size, as the kernel reports it.
-fn peak_rss() -> Option<String> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(format!("{:.0} MiB", kib as f64 / 1024.0))
 }

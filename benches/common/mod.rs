@@ -24,6 +24,18 @@ pub fn machine() -> String {
     format!("{} ({cores} cores)", model.unwrap_or("an unknown CPU"))
 }
 
+/// Writes `figures` and the machine as `{bench}.json` in `IMGBATCH_BENCH_OUT` (default
+/// `target/bench`), for comparing runs, and says where.
+pub fn write_json(bench: &str, mut figures: serde_json::Value) -> anyhow::Result<()> {
+    let dir = std::path::PathBuf::from(env::var_os("IMGBATCH_BENCH_OUT").unwrap_or("target/bench".into()));
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    figures["machine"] = machine().into();
+    let path = dir.join(format!("{bench}.json"));
+    fs::write(&path, serde_json::to_string_pretty(&figures)?).with_context(|| format!("writing {}", path.display()))?;
+    println!("figures written to {}", path.display());
+    Ok(())
+}
+
 /// A field of `/proc/{pid}/status` (given there in KiB), in MiB; 0 where it cannot be read.
 pub fn status_mib(pid: u32, field: &str) -> f64 {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

@@ -3,33 +3,24 @@
 //! stores it and records it, measured from the upload to the request's final status. Run with
 //! `cargo bench --bench pipeline`. Settings: `IMGBATCH_BENCH_CORPUS` (folder of images, default
 //! `bench-corpus`), `IMGBATCH_BENCH_IMAGES` (images in the CSV, default 306: six passes over the
-//! 51-image corpus), `IMGBATCH_BENCH_CONCURRENCY` (the service's `IMGBATCH_CONCURRENCY`, default 16).
+//! 51-image corpus), `IMGBATCH_BENCH_CONCURRENCY` (the service's `IMGBATCH_CONCURRENCY`, default 16),
+//! `IMGBATCH_BENCH_SWEEP` (concurrencies to run again at and plot, such as `1,2,4,8,16,32`). The
+//! figures are written to `target/bench/pipeline.json` (`IMGBATCH_BENCH_OUT` for another folder).
 
+#[path = "../common/mod.rs"]
 mod common;
+mod corpus;
+mod sweep;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
-use std::{env, fs, thread};
+use std::time::Duration;
+use std::{env, thread};
 
 use anyhow::{Context, bail};
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::{Router, routing::get};
-use bytes::Bytes;
-use imgbatch::{Application, Config};
-use serde_json::Value;
-
-/// Files served by the image server: name → (content type, bytes).
-type Corpus = Arc<BTreeMap<String, (&'static str, Bytes)>>;
-
-const FINAL: [&str; 3] = ["completed", "completed_with_errors", "failed"];
-/// A bound on the run, so that a stalled service fails the bench instead of hanging it.
-const DEADLINE: Duration = Duration::from_secs(900);
+use corpus::{Corpus, Processed, Service, corpus_csv, get_json, load_corpus, process, serve_images};
 
 fn main() -> ExitCode {
     imgbatch::pipeline::compress::tune_allocator();
@@ -69,20 +60,8 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
 
     let names: Vec<String> = corpus.keys().cloned().collect();
     let images_at = serve_images(corpus).await?;
-    let tmp = tempfile::tempdir().context("temp dir")?;
-    let mut config = Config::defaults();
-    config.bind = "127.0.0.1:0".parse()?;
-    config.database_url = format!("sqlite://{}/imgbatch.db?mode=rwc", tmp.path().display());
-    config.storage = imgbatch::storage::StorageLocation::Local(tmp.path().join("files"));
-    config.allow_private_urls = true;
-    config.webhook_secret = Some(imgbatch::webhook::sign::generate_secret());
-    config.concurrency = u32::try_from(concurrency).context("IMGBATCH_BENCH_CONCURRENCY")?;
-    // One local account, as in `imgbatch demo`: the bench measures images, not sign-in.
-    config.access.auth = imgbatch::auth::settings::AuthMode::Off;
-    let app = Application::build(config).await.context("building the application")?;
-    let base = format!("http://{}", app.address());
-    let stopper = app.stopper();
-    let task = tokio::spawn(app.run_until_stopped());
+    let service = Service::start(concurrency).await?;
+    let base = service.base.clone();
 
     // Idle first: nothing queued, nothing served; the whole process's CPU (service and image
     // server) over the window, against the target of under 1% of one core.
@@ -92,47 +71,15 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
     let idle_cpu = common::cpu_time() - idle_cpu_start;
     let idle_share = 100.0 * idle_cpu.as_secs_f64() / idle_secs.max(1) as f64;
 
-    let mut csv = String::from("S. No.,Product Name,Input Image Urls\n");
-    for n in 0..images {
-        csv.push_str(&format!("{},SKU{},http://{images_at}/img/{}?n={n}\n", n + 1, n + 1, names[n % names.len()]));
-    }
+    let csv = corpus_csv(&names, images_at, images);
     let http = reqwest::Client::new();
     let rss_before = common::status_mib(std::process::id(), "VmRSS:");
     let stop_sampling = Arc::new(AtomicBool::new(false));
     let sampler = common::sample_rss(std::process::id(), stop_sampling.clone());
 
-    let (start, cpu_start) = (Instant::now(), common::cpu_time());
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("products.csv").mime_str("text/csv")?,
-    );
-    let response = http.post(format!("{base}/api/v1/requests")).multipart(form).send().await?;
-    let status = response.status();
-    let body: Value = response.json().await?;
-    if status != StatusCode::ACCEPTED {
-        bail!("upload refused with {status}: {body}");
-    }
-    let id = body["request_id"].as_str().context("no request_id in the upload's answer")?.to_owned();
-    let (mut next_report, mut first_done) = (Duration::from_secs(5), None);
-    let request = loop {
-        let request = get_json(&http, &format!("{base}/api/v1/requests/{id}")).await?;
-        if first_done.is_none() && request["counts"]["pending"].as_u64() < request["counts"]["images"].as_u64() {
-            first_done = Some(start.elapsed());
-        }
-        if FINAL.contains(&request["status"].as_str().unwrap_or_default()) {
-            break request;
-        }
-        let elapsed = start.elapsed();
-        if elapsed >= next_report {
-            println!("  {:5.1} s: {}", elapsed.as_secs_f64(), request["counts"]);
-            next_report += Duration::from_secs(5);
-        }
-        if elapsed > DEADLINE {
-            bail!("request {id} not finished after {} s: {request}", DEADLINE.as_secs());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let (wall, cpu) = (start.elapsed(), common::cpu_time() - cpu_start);
+    let cpu_start = common::cpu_time();
+    let Processed { id, request, wall, first_done } = process(&http, &base, csv, true).await?;
+    let cpu = common::cpu_time() - cpu_start;
     stop_sampling.store(true, Ordering::Relaxed);
     let peak_rss = sampler.join().unwrap_or(0.0);
 
@@ -154,8 +101,7 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
             break;
         }
     }
-    stopper.cancel();
-    tokio::time::timeout(Duration::from_secs(60), task).await.context("the application did not stop in 60 s")???;
+    service.stop().await?;
 
     let secs = wall.as_secs_f64();
     let per_sec = images as f64 / secs;
@@ -198,43 +144,21 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
     if succeeded != images {
         bail!("{} of {images} images did not succeed", images - succeeded);
     }
+    let by_concurrency = sweep::sweep(&http, &names, images_at, images).await?;
+    common::write_json(
+        "pipeline",
+        serde_json::json!({
+            "images": images,
+            "concurrency": concurrency,
+            "idle_cpu_percent_of_a_core": idle_share,
+            "images_per_second": per_sec,
+            "cpu_seconds_per_image": cpu.as_secs_f64() / images as f64,
+            "seconds_to_first_image": first_done.unwrap_or(wall).as_secs_f64(),
+            "seconds_upload_to_final_status": secs,
+            "out_over_in_bytes": bytes_out as f64 / bytes_in.max(1) as f64,
+            "peak_rss_mib": peak_rss,
+            "images_per_second_by_concurrency": by_concurrency,
+        }),
+    )?;
     Ok(())
-}
-
-async fn get_json(http: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
-    Ok(http.get(url).send().await?.error_for_status()?.json().await?)
-}
-
-/// Serves the corpus from memory at `/img/{name}` on 127.0.0.1; the query string is ignored.
-async fn serve_images(corpus: Corpus) -> anyhow::Result<std::net::SocketAddr> {
-    async fn image(State(corpus): State<Corpus>, UrlPath(name): UrlPath<String>) -> Response {
-        match corpus.get(&name) {
-            Some((kind, bytes)) => ([(header::CONTENT_TYPE, *kind)], bytes.clone()).into_response(),
-            None => StatusCode::NOT_FOUND.into_response(),
-        }
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let app = Router::new().route("/img/{name}", get(image)).with_state(corpus);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(addr)
-}
-
-/// Reads every image file of `dir`, its content type taken from its extension.
-fn load_corpus(dir: &Path) -> Option<Corpus> {
-    let files: BTreeMap<String, (&'static str, Bytes)> = fs::read_dir(dir)
-        .ok()?
-        .filter_map(|entry| {
-            let path = entry.ok()?.path();
-            let kind = match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-                "jpg" | "jpeg" => "image/jpeg",
-                "png" => "image/png",
-                "gif" => "image/gif",
-                "webp" => "image/webp",
-                _ => return None,
-            };
-            Some((path.file_name()?.to_str()?.to_owned(), (kind, Bytes::from(fs::read(&path).ok()?))))
-        })
-        .collect();
-    (!files.is_empty()).then(|| Arc::new(files))
 }
