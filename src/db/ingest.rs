@@ -38,17 +38,34 @@ pub struct NewRequest<'a> {
 /// it also bounds the rows held in memory at once.
 const IMAGES_PER_TRANSACTION: usize = 25_000;
 
-/// Writes a hidden request, its products and its images (none queued yet); returns how many
-/// images it wrote. On an error some batches may have been written: the caller removes the
-/// request (or the recovery pass does).
-pub async fn insert_manifest(
-    db: &DatabaseConnection,
-    new: NewRequest<'_>,
-    manifest: &Manifest,
-) -> Result<usize, DbErr> {
+/// Writes a hidden request, its products and its images (none queued yet): [`insert_request`]
+/// then [`insert_rows`].
+pub async fn insert_manifest(db: &DatabaseConnection, new: NewRequest<'_>, manifest: &Manifest) -> Result<(), DbErr> {
     let now = super::now();
-    insert_row(db, &new, RequestKind::Request, manifest.products.len(), manifest.image_count(), now).await?;
-    let mut batch = Batch { new: &new, now, products: Vec::new(), images: Vec::new() };
+    insert_request(db, &new, manifest, now).await?;
+    insert_rows(db, &new, manifest, now).await
+}
+
+/// Writes a hidden request's own row, with its manifest's counts; on an error nothing is written.
+pub async fn insert_request(
+    db: &DatabaseConnection,
+    new: &NewRequest<'_>,
+    manifest: &Manifest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    insert_row(db, new, RequestKind::Request, manifest.products.len(), manifest.image_count(), now).await
+}
+
+/// Writes the products and images (none queued yet) of a request written by [`insert_request`].
+/// On an error some batches may have been written: the caller removes the request (or the
+/// recovery pass does).
+pub async fn insert_rows(
+    db: &DatabaseConnection,
+    new: &NewRequest<'_>,
+    manifest: &Manifest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    let mut batch = Batch { new, now, products: Vec::new(), images: Vec::new() };
     for (position, p) in manifest.products.iter().enumerate() {
         let id = ProductId::new();
         let row =
@@ -61,8 +78,7 @@ pub async fn insert_manifest(
             batch.write(db).await?;
         }
     }
-    batch.write(db).await?;
-    Ok(manifest.image_count())
+    batch.write(db).await
 }
 
 /// One image row of a manifest to write.

@@ -51,7 +51,10 @@ pub async fn submit(state: &AppState, tenant: &TenantId, submission: &Submission
         quality: submission.quality,
         transform: submission.transform,
     };
-    if let Err(e) = db::ingest::insert_manifest(&state.db, new, &submission.manifest).await {
+    let now = db::now();
+    // A refused first write leaves nothing to remove, and the answer is not held up trying.
+    db::ingest::insert_request(&state.db, &new, &submission.manifest, now).await.map_err(db_down)?;
+    if let Err(e) = db::ingest::insert_rows(&state.db, &new, &submission.manifest, now).await {
         return undo(state, tenant, id, db_down(e)).await;
     }
     accept(state, tenant, id).await?;
