@@ -1,7 +1,7 @@
 //! Accepting a request: persist the manifest hidden (in batches, see `db::ingest`), queue the first
 //! of its tenant's window, then mark it accepted. If writing, queueing or marking fails, the
-//! request is removed again; if the process dies half-way, the recovery pass removes it. Jobs of a request not yet accepted wait for it, so
-//! nothing half-accepted is ever processed or stays behind.
+//! request is removed again; if the process dies half-way, the recovery pass removes it. Jobs of a
+//! request not yet accepted wait for it, so nothing half-accepted is ever processed or stays behind.
 
 use sea_orm::TransactionTrait;
 

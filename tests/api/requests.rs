@@ -120,3 +120,47 @@ async fn an_upload_bigger_than_one_write_batch_is_stored_whole_and_in_file_order
         }
     }
 }
+
+#[tokio::test]
+async fn an_upload_whose_second_write_batch_fails_keeps_nothing() {
+    use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait};
+    // The database refuses the second batch's rows, after the first 25,000 images were committed:
+    // on PostgreSQL as a server shutting down does (57P01), on SQLite as a failed constraint.
+    let images = ImageServer::start().await;
+    let app = TestApp::spawn().await;
+    let sql = match app.state.db.get_database_backend() {
+        DbBackend::Postgres => vec![
+            "CREATE FUNCTION refuse_marked() RETURNS trigger AS $$ BEGIN \
+             IF NEW.input_url LIKE '%/refused-here/%' THEN RAISE EXCEPTION 'shutting down' USING ERRCODE = '57P01'; \
+             END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_marked BEFORE INSERT ON images FOR EACH ROW EXECUTE FUNCTION refuse_marked()",
+        ],
+        _ => vec![
+            "CREATE TRIGGER refuse_marked BEFORE INSERT ON images WHEN NEW.input_url LIKE '%/refused-here/%' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        ],
+    };
+    for statement in sql {
+        app.state.db.execute_unprepared(statement).await.unwrap();
+    }
+    let mut csv = String::from("S. No.,Product Name,Input Image Urls\n");
+    for row in 1..=9_000 {
+        let folder = if row == 9_000 { "refused-here" } else { "missing" };
+        let urls: Vec<String> = (0..3).map(|i| images.url(&format!("/{folder}/{row}-{i}.jpg"))).collect();
+        csv += &format!("{row},Product {row},\"{}\"\n", urls.join(","));
+    }
+    let response = app.upload_with(csv, &[]).await;
+    assert!(response.status().is_server_error(), "refused by imgbatch's own part: {}", response.status());
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    if app.state.db.get_database_backend() == DbBackend::Postgres {
+        assert_eq!(response.status(), 503, "a database going away is answered 503");
+    }
+    assert_eq!(app.get_json("/api/v1/requests").await.1["total"], 0, "no request is shown");
+    let db = &app.state.db;
+    let left = (
+        imgbatch::db::entities::request::Entity::find().count(db).await.unwrap(),
+        imgbatch::db::entities::product::Entity::find().count(db).await.unwrap(),
+        imgbatch::db::entities::image::Entity::find().count(db).await.unwrap(),
+    );
+    assert_eq!(left, (0, 0, 0), "the first batch's committed rows were removed again");
+}
