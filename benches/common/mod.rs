@@ -55,6 +55,18 @@ pub fn cpu_time() -> Duration {
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
+/// CPU time of process `pid` so far, user and system (`/proc/{pid}/stat`, in clock ticks); zero
+/// where it cannot be read.
+pub fn process_cpu(pid: u32) -> Duration {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name, in parentheses, may hold spaces: count fields after its end.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    // SAFETY: sysconf only reads a system setting.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_micros((ticks(11) + ticks(12)) * 1_000_000 / per_sec)
+}
+
 /// Samples the VmRSS of process `pid` every 50 ms on its own thread, so that a busy runtime
 /// cannot delay the samples, until `stop`; returns the peak in MiB.
 pub fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> thread::JoinHandle<f64> {

@@ -10,13 +10,19 @@
 //! Status API: `GET /api/v1/requests/{id}` with an API key, loaded by `wrk` (from Debian) with one
 //! thread and 64 connections for 10 s: requests/s and p50/p99.
 //!
+//! Idle: every process imgbatch runs as (`serve` on SQLite; `serve`, `serve --no-workers` and
+//! `worker` on PostgreSQL and Redis) left alone for `IMGBATCH_BENCH_IDLE_SECS` (default 60): the
+//! share of a core each used, then how soon each setup fetched the image of a new upload.
+//!
 //! Run with `cargo bench --bench service`. Settings: `IMGBATCH_BENCH_ROWS` (default 100000),
 //! `IMGBATCH_BENCH_POSTGRES_URL` (an admin URL; default `postgres://postgres@127.0.0.1:5432/test`;
 //! a fresh database is made and dropped beside it; empty for SQLite only),
-//! `IMGBATCH_BENCH_STATUS_SECS` (default 10).
+//! `IMGBATCH_BENCH_REDIS_URL` (default `redis://127.0.0.1:6379/`; empty to leave out the Redis
+//! setups), `IMGBATCH_BENCH_STATUS_SECS` (default 10).
 
 #[path = "../common/mod.rs"]
 mod common;
+mod idle;
 mod service;
 mod status;
 
@@ -62,19 +68,34 @@ async fn run() -> anyhow::Result<()> {
             "connections": 64, "errors": status.errors,
         });
     }
-    let images = serve_image().await?;
-    let admin = std::env::var("IMGBATCH_BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let postgres = match admin.as_str() {
-        "" => None,
-        _ => match Database::connect(&admin).await {
-            Ok(db) => Some(db),
-            Err(e) => {
-                println!("PostgreSQL at {admin} unreachable ({e}): its rows are left out");
-                None
-            }
-        },
+    let postgres = Postgres::connect().await?;
+    let redis_url = std::env::var("IMGBATCH_BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned());
+    let servers = match (&postgres, redis_url.as_str()) {
+        (Some(postgres), url) if !url.is_empty() => Some(idle::Servers { postgres, redis_url: url.to_owned() }),
+        _ => None,
     };
+    let idle_secs = env_number("IMGBATCH_BENCH_IDLE_SECS", 60)?;
+    let (processes, wakes) = idle::idle(scratch.path(), servers, idle_secs as u64, 5).await?;
+    println!("idle over {idle_secs} s, nothing queued (target under 1% of a core each):");
+    for p in &processes {
+        println!("  {:<42} {:>6.2}% of a core", p.name, p.cpu_percent);
+    }
+    println!("new work: upload of one image to the worker's fetch of it (target within 250 ms):");
+    for w in &wakes {
+        let ms: Vec<String> = w.ms.iter().map(|m| format!("{m:.0}")).collect();
+        println!("  {:<42} max {:>4.0} ms ({} ms)", w.setup, w.max_ms(), ms.join(", "));
+    }
+    figures["idle"] = processes
+        .iter()
+        .map(|p| serde_json::json!({"process": p.name, "cpu_percent_of_a_core": p.cpu_percent, "seconds": idle_secs}))
+        .collect::<Vec<_>>()
+        .into();
+    figures["wake"] = wakes
+        .iter()
+        .map(|w| serde_json::json!({"setup": w.setup, "upload_to_fetch_ms": w.ms, "max_ms": w.max_ms()}))
+        .collect::<Vec<_>>()
+        .into();
+    let images = serve_image(None).await?;
     println!(
         "{:<10} {:>9} {:>8} {:>9} {:>10} {:>9} {:>9} {:>9} {:>7}",
         "database", "rows", "urls/row", "to 202 s", "rows/s", "peak MiB", "read p50", "read p99", "failed"
@@ -84,17 +105,57 @@ async fn run() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let sqlite = format!("sqlite://{}/imgbatch.db?mode=rwc", dir.path().display());
         ingests.push(report("sqlite", rows, per_row, ingest(&sqlite, dir.path(), &csv, images).await?));
-        if let Some(admin_db) = &postgres {
-            let name = format!("imgbatch_bench_{}", std::process::id());
-            admin_db.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-            let url = admin.rsplit_once('/').map(|(base, _)| format!("{base}/{name}")).context("postgres URL")?;
+        if let Some(postgres) = &postgres {
+            let url = postgres.create("ingest").await?;
             let run = ingest(&url, dir.path(), &csv, images).await;
-            admin_db.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await?;
+            postgres.drop_database("ingest").await?;
             ingests.push(report("postgresql", rows, per_row, run?));
         }
     }
     figures["ingest"] = ingests.into();
     common::write_json("service", figures)
+}
+
+/// The PostgreSQL server of `IMGBATCH_BENCH_POSTGRES_URL`, on which each run makes a fresh
+/// database of its own.
+pub struct Postgres {
+    admin: sea_orm::DatabaseConnection,
+    url: String,
+}
+
+impl Postgres {
+    /// Connects, or says why not and gives `None` (unreachable, or the setting empty).
+    async fn connect() -> anyhow::Result<Option<Self>> {
+        let url = std::env::var("IMGBATCH_BENCH_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        if url.is_empty() {
+            return Ok(None);
+        }
+        match Database::connect(&url).await {
+            Ok(admin) => Ok(Some(Self { admin, url })),
+            Err(e) => {
+                println!("PostgreSQL at {url} unreachable ({e}): its rows are left out");
+                Ok(None)
+            }
+        }
+    }
+
+    fn name(suffix: &str) -> String {
+        format!("imgbatch_bench_{}_{suffix}", std::process::id())
+    }
+
+    /// Makes the database `suffix` names and gives its URL.
+    pub async fn create(&self, suffix: &str) -> anyhow::Result<String> {
+        self.admin.execute_unprepared(&format!("CREATE DATABASE {}", Self::name(suffix))).await?;
+        let base = self.url.rsplit_once('/').map(|(base, _)| base).context("postgres URL")?;
+        Ok(format!("{base}/{}", Self::name(suffix)))
+    }
+
+    /// Drops the database `suffix` names, with whoever is still connected.
+    pub async fn drop_database(&self, suffix: &str) -> anyhow::Result<()> {
+        self.admin.execute_unprepared(&format!("DROP DATABASE {} WITH (FORCE)", Self::name(suffix))).await?;
+        Ok(())
+    }
 }
 
 /// What one ingest measured.

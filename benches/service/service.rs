@@ -21,11 +21,24 @@ pub struct Service {
 impl Service {
     /// Starts one on `database_url` in a new directory under `dir`, and waits until it is ready.
     pub async fn start(database_url: &str, dir: &Path, auth: bool) -> anyhow::Result<Self> {
+        Self::launch(&["serve"], database_url, dir, auth, &[]).await
+    }
+
+    /// Starts `imgbatch {args}` on `database_url` in a new directory under `dir`, with `env` added
+    /// to the environment, and waits until its API is ready (a `worker`, which has none, is only
+    /// started).
+    pub async fn launch(
+        args: &[&str],
+        database_url: &str,
+        dir: &Path,
+        auth: bool,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
         use tokio::io::AsyncBufReadExt;
         let run = tempfile::tempdir_in(dir)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let mut process = tokio::process::Command::new(env!("CARGO_BIN_EXE_imgbatch"))
-            .arg("serve")
+            .args(args)
             .current_dir(run.path())
             .env("IMGBATCH_BIND", format!("127.0.0.1:{port}"))
             .env("DATABASE_URL", database_url)
@@ -35,10 +48,11 @@ impl Service {
             .env("IMGBATCH_ALLOW_PRIVATE_URLS", "true")
             .env("IMGBATCH_RATE_UPLOADS", "100000")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .context("starting imgbatch serve")?;
+            .context("starting imgbatch")?;
         let pid = process.id().context("the service's pid")?;
         let (tx, key) = tokio::sync::oneshot::channel();
         let mut lines = tokio::io::BufReader::new(process.stdout.take().context("stdout")?).lines();
@@ -59,6 +73,9 @@ impl Service {
             http: reqwest::Client::new(),
             key: None,
         };
+        if args.first() == Some(&"worker") {
+            return Ok(service);
+        }
         service.wait_ready().await?;
         let key = if auth { Some(tokio::time::timeout(Duration::from_secs(5), key).await??) } else { None };
         Ok(Self { key, ..service })
@@ -107,15 +124,20 @@ pub fn big_csv(rows: usize, per_row: usize, images: std::net::SocketAddr) -> Str
     csv
 }
 
-/// Answers every path with one small PNG, on 127.0.0.1.
-pub async fn serve_image() -> anyhow::Result<std::net::SocketAddr> {
+/// Answers every path with one small PNG, on 127.0.0.1, and sends each path asked for to `seen`.
+pub async fn serve_image(
+    seen: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+) -> anyhow::Result<std::net::SocketAddr> {
     let mut png = std::io::Cursor::new(Vec::new());
     let pixels = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 128]));
     pixels.write_to(&mut png, image::ImageFormat::Png)?;
     let png = bytes::Bytes::from(png.into_inner());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let app = Router::new().fallback(get(move || {
+    let app = Router::new().fallback(get(move |uri: axum::http::Uri| {
+        if let Some(seen) = &seen {
+            let _ = seen.send(uri.path().to_owned());
+        }
         let png = png.clone();
         async move { ([(header::CONTENT_TYPE, "image/png")], png) }
     }));

@@ -40,6 +40,11 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         // While the database refuses connections, callers learn it within this (an API answers
         // 503, a job waits and retries) rather than queueing for the pool.
         .acquire_timeout(Duration::from_secs(10));
+    if url.starts_with("sqlite") {
+        // A file cannot drop a connection the way a server or the network can, and each ping is a
+        // round trip to the connection's thread (a third of a status read's cost).
+        options.test_before_acquire(false);
+    }
     let db = Database::connect(options).await.context("DATABASE_URL: cannot connect to the database")?;
     if url.starts_with("sqlite") {
         // WAL lets readers (progress polling) go on while a worker writes.
