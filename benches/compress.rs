@@ -5,28 +5,16 @@
 
 mod common;
 
+use common::codec::{LIMITS, QUALITY, Totals, run_pass};
+
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use std::{env, fs, thread};
 
 use imgbatch::domain::transform::{Fit, OutputFormat, Transform};
 use imgbatch::pipeline::compress::{ImageKind, Limits, compress_to, tune_allocator};
 
-const QUALITY: u8 = 50;
 const PASSES: usize = 3;
-const LIMITS: Limits =
-    Limits { max_pixels: 100_000_000, max_alloc_bytes: 800_000_000, pool: None, full_size_decode: false };
-
-#[derive(Default)]
-struct Totals {
-    elapsed: Duration,
-    images: usize,
-    pixels: u64,
-    bytes_in: u64,
-    bytes_out: u64,
-    failures: Vec<String>,
-}
 
 fn main() {
     tune_allocator();
@@ -209,42 +197,4 @@ fn load_corpus(dir: &Path) -> Option<Vec<(String, Vec<u8>)>> {
         .collect();
     files.sort();
     (!files.is_empty()).then_some(files)
-}
-
-/// Compresses the whole corpus once on `threads` threads that take the next image from a shared index.
-fn run_pass(corpus: &[(String, Vec<u8>)], transform: &Transform, threads: usize) -> Totals {
-    let next = AtomicUsize::new(0);
-    let start = Instant::now();
-    let parts: Vec<Totals> = thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut t = Totals::default();
-                    while let Some((name, input)) = corpus.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        let quality = imgbatch::domain::quality::Quality::new(QUALITY.into()).unwrap();
-                        match compress_to(input, quality, transform, &LIMITS) {
-                            Ok(out) => {
-                                t.images += 1;
-                                t.pixels += u64::from(out.width) * u64::from(out.height);
-                                t.bytes_in += input.len() as u64;
-                                t.bytes_out += out.bytes.len() as u64;
-                            }
-                            Err(e) => t.failures.push(format!("{name}: {e}")),
-                        }
-                    }
-                    t
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    });
-    let elapsed = start.elapsed();
-    parts.into_iter().fold(Totals { elapsed, ..Totals::default() }, |mut all, t| {
-        all.images += t.images;
-        all.pixels += t.pixels;
-        all.bytes_in += t.bytes_in;
-        all.bytes_out += t.bytes_out;
-        all.failures.extend(t.failures);
-        all
-    })
 }

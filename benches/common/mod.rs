@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each bench uses its own part of this
 
+pub mod codec;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -24,10 +26,15 @@ pub fn machine() -> String {
     format!("{} ({cores} cores)", model.unwrap_or("an unknown CPU"))
 }
 
+/// Where the benches write their figures: `IMGBATCH_BENCH_OUT`, default `target/bench`.
+pub fn out_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env::var_os("IMGBATCH_BENCH_OUT").unwrap_or("target/bench".into()))
+}
+
 /// Writes `figures` and the machine as `{bench}.json` in `IMGBATCH_BENCH_OUT` (default
 /// `target/bench`), for comparing runs, and says where.
 pub fn write_json(bench: &str, mut figures: serde_json::Value) -> anyhow::Result<()> {
-    let dir = std::path::PathBuf::from(env::var_os("IMGBATCH_BENCH_OUT").unwrap_or("target/bench".into()));
+    let dir = out_dir();
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     figures["machine"] = machine().into();
     let path = dir.join(format!("{bench}.json"));

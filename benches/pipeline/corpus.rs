@@ -4,16 +4,20 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Router, routing::get};
+use axum::{
+    Router,
+    routing::{get, post},
+};
 use bytes::Bytes;
 use imgbatch::{Application, Config};
 use serde_json::Value;
+use tokio::sync::mpsc;
 
 /// Files served by the image server: name → (content type, bytes).
 pub type Corpus = Arc<BTreeMap<String, (&'static str, Bytes)>>;
@@ -77,12 +81,21 @@ pub struct Processed {
 
 /// Uploads `csv` and waits for the request's final status, printing its counts every 5 s when
 /// `report`.
-pub async fn process(http: &reqwest::Client, base: &str, csv: String, report: bool) -> anyhow::Result<Processed> {
+pub async fn process(
+    http: &reqwest::Client,
+    base: &str,
+    csv: String,
+    webhook_url: Option<String>,
+    report: bool,
+) -> anyhow::Result<Processed> {
     let start = Instant::now();
-    let form = reqwest::multipart::Form::new().part(
+    let mut form = reqwest::multipart::Form::new().part(
         "file",
         reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("products.csv").mime_str("text/csv")?,
     );
+    if let Some(url) = webhook_url {
+        form = form.text("webhook_url", url);
+    }
     let response = http.post(format!("{base}/api/v1/requests")).multipart(form).send().await?;
     let status = response.status();
     let body: Value = response.json().await?;
@@ -116,19 +129,28 @@ pub async fn get_json(http: &reqwest::Client, url: &str) -> anyhow::Result<Value
     Ok(http.get(url).send().await?.error_for_status()?.json().await?)
 }
 
-/// Serves the corpus from memory at `/img/{name}` on 127.0.0.1; the query string is ignored.
-pub async fn serve_images(corpus: Corpus) -> anyhow::Result<std::net::SocketAddr> {
-    async fn image(State(corpus): State<Corpus>, UrlPath(name): UrlPath<String>) -> Response {
+/// Serves the corpus from memory at `/img/{name}` on 127.0.0.1 (the query string is ignored), and
+/// takes webhooks at `/hook`: the wall-clock time each arrived is sent to the receiver given back.
+pub async fn serve_images(
+    corpus: Corpus,
+) -> anyhow::Result<(std::net::SocketAddr, mpsc::UnboundedReceiver<SystemTime>)> {
+    async fn image(State((corpus, _)): State<(Corpus, Hooks)>, UrlPath(name): UrlPath<String>) -> Response {
         match corpus.get(&name) {
             Some((kind, bytes)) => ([(header::CONTENT_TYPE, *kind)], bytes.clone()).into_response(),
             None => StatusCode::NOT_FOUND.into_response(),
         }
     }
+    async fn hook(State((_, hooks)): State<(Corpus, Hooks)>) -> StatusCode {
+        let _ = hooks.send(SystemTime::now());
+        StatusCode::NO_CONTENT
+    }
+    type Hooks = mpsc::UnboundedSender<SystemTime>;
+    let (hooks, arrivals) = mpsc::unbounded_channel();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let app = Router::new().route("/img/{name}", get(image)).with_state(corpus);
+    let app = Router::new().route("/img/{name}", get(image)).route("/hook", post(hook)).with_state((corpus, hooks));
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(addr)
+    Ok((addr, arrivals))
 }
 
 /// Reads every image file of `dir`, its content type taken from its extension.

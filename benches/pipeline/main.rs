@@ -59,7 +59,8 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
     );
 
     let names: Vec<String> = corpus.keys().cloned().collect();
-    let images_at = serve_images(corpus).await?;
+    let held = corpus.clone();
+    let (images_at, mut hooks) = serve_images(corpus).await?;
     let service = Service::start(concurrency).await?;
     let base = service.base.clone();
 
@@ -78,10 +79,17 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
     let sampler = common::sample_rss(std::process::id(), stop_sampling.clone());
 
     let cpu_start = common::cpu_time();
-    let Processed { id, request, wall, first_done } = process(&http, &base, csv, true).await?;
+    let Processed { id, request, wall, first_done } =
+        process(&http, &base, csv, Some(format!("http://{images_at}/hook")), true).await?;
     let cpu = common::cpu_time() - cpu_start;
     stop_sampling.store(true, Ordering::Relaxed);
     let peak_rss = sampler.join().unwrap_or(0.0);
+    let hook = tokio::time::timeout(Duration::from_secs(30), hooks.recv()).await.ok().flatten();
+    let completed = request["completed_at"].as_str().and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok());
+    let to_webhook = match (hook, completed) {
+        (Some(at), Some(completed)) => (chrono::DateTime::<chrono::Utc>::from(at) - completed).as_seconds_f64(),
+        _ => bail!("no webhook within 30 s of the request's completion ({})", request["completed_at"]),
+    };
 
     let (mut bytes_in, mut bytes_out, mut succeeded, mut failures) = (0u64, 0u64, 0usize, Vec::new());
     let mut offset = 0;
@@ -133,6 +141,20 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
         corpus_bytes as f64 / (1 << 20) as f64,
         common::status_mib(std::process::id(), "VmHWM:")
     );
+    // The bound by design: every download held at its cap, the decode pool full, and the freed
+    // memory each allocator heap may keep, on top of what the process held before the upload.
+    let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
+    use imgbatch::pipeline::compress::{ALLOCATOR_HEAPS, ALLOCATOR_KEEPS, DECODE_MEMORY_BUDGET};
+    let downloads = concurrency as u64 * imgbatch::Config::defaults().max_image_bytes.0;
+    let bound = rss_before + mib(downloads) + mib(DECODE_MEMORY_BUDGET) + mib(ALLOCATOR_HEAPS * ALLOCATOR_KEEPS);
+    println!(
+        "  memory bound:    {bound:.0} MiB = {rss_before:.0} before + {concurrency} downloads x {:.0} MiB + decode pool \
+         {:.0} MiB + {ALLOCATOR_HEAPS} heaps x {:.0} MiB kept by malloc; peak {peak_rss:.0} MiB is {}",
+        mib(downloads) / concurrency as f64,
+        mib(DECODE_MEMORY_BUDGET),
+        mib(ALLOCATOR_KEEPS),
+        if peak_rss <= bound { "within it" } else { "OVER it" }
+    );
     for failure in failures.iter().take(10) {
         println!("  failed: {failure}");
     }
@@ -144,6 +166,26 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
     if succeeded != images {
         bail!("{} of {images} images did not succeed", images - succeeded);
     }
+    if peak_rss > bound {
+        bail!("peak RSS {peak_rss:.0} MiB is over the bound of {bound:.0} MiB");
+    }
+    println!("  webhook:         {:.0} ms after the last image finished the request", to_webhook * 1e3);
+
+    // The codec alone on the same images in the same run, for the service's overhead.
+    let files: Vec<(&str, &[u8])> = held.iter().map(|(name, (_, bytes))| (name.as_str(), bytes.as_ref())).collect();
+    let codec = common::codec::CodecOnly::measure(&files, cores, 3);
+    let cpu_ratio = cpu.as_secs_f64() / images as f64 / codec.cpu_seconds_per_image();
+    let speed_ratio = per_sec / codec.all_threads_per_sec;
+    println!(
+        "  codec alone:     {:.1} img/s on 1 thread ({:.3} CPU-s/img), {:.1} img/s on {cores} threads",
+        codec.one_thread_per_sec,
+        codec.cpu_seconds_per_image(),
+        codec.all_threads_per_sec
+    );
+    println!(
+        "  overhead:        CPU per image {cpu_ratio:.2}x the codec's (target at most 1.10), images/s \
+         {speed_ratio:.2}x the codec's on all cores (target at least 0.90)"
+    );
     let by_concurrency = sweep::sweep(&http, &names, images_at, images).await?;
     common::write_json(
         "pipeline",
@@ -157,6 +199,13 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
             "seconds_upload_to_final_status": secs,
             "out_over_in_bytes": bytes_out as f64 / bytes_in.max(1) as f64,
             "peak_rss_mib": peak_rss,
+            "seconds_last_image_to_webhook": to_webhook,
+            "memory_bound_mib": bound,
+            "codec_images_per_second_one_thread": codec.one_thread_per_sec,
+            "codec_images_per_second_all_threads": codec.all_threads_per_sec,
+            "codec_cpu_seconds_per_image": codec.cpu_seconds_per_image(),
+            "cpu_per_image_over_codec": cpu_ratio,
+            "images_per_second_over_codec_all_threads": speed_ratio,
             "images_per_second_by_concurrency": by_concurrency,
         }),
     )?;

@@ -22,7 +22,7 @@ pub async fn sweep(
         let concurrency: usize =
             concurrency.trim().parse().ok().filter(|&n| n > 0).context("IMGBATCH_BENCH_SWEEP: expected 1,2,4,…")?;
         let service = Service::start(concurrency).await?;
-        let done = process(http, &service.base, corpus_csv(names, images_at, images), false).await?;
+        let done = process(http, &service.base, corpus_csv(names, images_at, images), None, false).await?;
         service.stop().await?;
         let per_sec = images as f64 / done.wall.as_secs_f64();
         println!("  concurrency {concurrency:>3}: {per_sec:.1} img/s");

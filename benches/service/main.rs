@@ -25,6 +25,7 @@ mod common;
 mod idle;
 mod service;
 mod status;
+mod summary;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -113,7 +114,8 @@ async fn run() -> anyhow::Result<()> {
         }
     }
     figures["ingest"] = ingests.into();
-    common::write_json("service", figures)
+    common::write_json("service", figures.clone())?;
+    common::write_json("summary", summary::summary(&figures))
 }
 
 /// The PostgreSQL server of `IMGBATCH_BENCH_POSTGRES_URL`, on which each run makes a fresh

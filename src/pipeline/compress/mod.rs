@@ -231,17 +231,28 @@ pub fn compress_to(
     Ok(Compressed { bytes, format, width, height, input_kind: kind, kept_input })
 }
 
+/// The freed memory each of glibc's heaps keeps for reuse before handing it back, once
+/// [`tune_allocator`] has run (256 MiB: a 20 MP photograph's buffers, reused for the next).
+pub const ALLOCATOR_KEEPS: u64 = 256 << 20;
+
+/// The heaps glibc may keep at most, once [`tune_allocator`] has run.
+pub const ALLOCATOR_HEAPS: u64 = 2;
+
 /// Sets glibc malloc thresholds so libjpeg-turbo's large buffers are reused instead of freshly
 /// mmap'd and page-faulted on every image, and caps glibc's per-thread heaps (each of which would
 /// otherwise keep its own freed buffers: 725 MiB peak against 520 MiB with two, at the same
-/// speed); call once at start-up. A no-op off glibc.
+/// speed); call once at start-up. A no-op off glibc, and when `GLIBC_TUNABLES` sets malloc's own
+/// tunables (the operator's choice wins).
 pub fn tune_allocator() {
+    if std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc.")) {
+        return;
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning parameters; it is safe to call at any time.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, ALLOCATOR_KEEPS as i32);
+        libc::mallopt(libc::M_ARENA_MAX, ALLOCATOR_HEAPS as i32);
     }
 }
 
