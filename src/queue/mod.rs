@@ -14,14 +14,16 @@ pub mod dispatch;
 pub mod intake;
 mod jobs;
 pub mod recover;
+mod wake;
 pub mod worker;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use apalis::prelude::*;
 use apalis_redis::{ConnectionManager, RedisStorage};
 use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteStorage};
+use tokio::sync::Notify;
 
 use self::jobs::{DeliverWebhook, ProcessImage};
 use crate::{
@@ -38,9 +40,17 @@ const MISSED_HEARTBEATS: usize = 2;
 /// upload is queued in seconds, small enough to stay under SQLite's bound-parameter limit.
 const PUSH_CHUNK: usize = 1000;
 
-/// The queue, chosen by configuration.
+/// The queue, chosen by configuration, and how this process's workers learn of jobs it queues.
 #[derive(Clone)]
-pub struct Queue(Backend);
+pub struct Queue(Backend, Arc<Pushed>);
+
+/// Notified when this process queues a job that is due at once, so that its idle worker fetches
+/// it without waiting for its next poll.
+#[derive(Default)]
+struct Pushed {
+    images: Arc<Notify>,
+    webhooks: Arc<Notify>,
+}
 
 /// The backends; only the worker adapters see them.
 #[derive(Clone)]
@@ -69,11 +79,12 @@ impl Queue {
                 .missed_heartbeats(MISSED_HEARTBEATS)
                 .batch_size(config.concurrency as usize)
         };
-        Ok(Self(Backend::Redis {
+        let backend = Backend::Redis {
             images: RedisStorage::new(conn.clone()).with_config(cfg(IMAGE_QUEUE)),
             webhooks: RedisStorage::new(conn.clone()).with_config(cfg(WEBHOOK_QUEUE).batch_size(4)),
             conn,
-        }))
+        };
+        Ok(Self(backend, Arc::default()))
     }
 
     /// The embedded queue, creating its file and tables.
@@ -97,11 +108,12 @@ impl Queue {
                 .missed_heartbeats(MISSED_HEARTBEATS)
                 .batch_size(config.concurrency as usize)
         };
-        Ok(Self(Backend::Embedded {
+        let backend = Backend::Embedded {
             images: SqliteStorage::new(&pool).with_config(cfg(IMAGE_QUEUE)),
             webhooks: SqliteStorage::new(&pool).with_config(cfg(WEBHOOK_QUEUE).batch_size(4)),
             pool,
-        }))
+        };
+        Ok(Self(backend, Arc::default()))
     }
 
     /// Queues one job per image of `tenant` (callers go through [`dispatch::top_up`], which
@@ -110,7 +122,9 @@ impl Queue {
         match &self.0 {
             Backend::Embedded { images, .. } => push_chunks(images.clone(), tenant, ids).await,
             Backend::Redis { images, .. } => push_chunks(images.clone(), tenant, ids).await,
-        }
+        }?;
+        self.1.images.notify_one();
+        Ok(())
     }
 
     /// Queues an image again after `delay` (a retry).
@@ -137,7 +151,11 @@ impl Queue {
             Backend::Embedded { webhooks, .. } => webhooks.clone().push_task(task).await.map_err(anyhow::Error::new),
             Backend::Redis { webhooks, .. } => webhooks.clone().push_task(task).await.map_err(anyhow::Error::new),
         }
-        .context("queueing a webhook attempt")
+        .context("queueing a webhook attempt")?;
+        if delay.is_zero() {
+            self.1.webhooks.notify_one();
+        }
+        Ok(())
     }
 
     /// Checks that the queue answers.

@@ -12,12 +12,14 @@ use tokio_util::sync::CancellationToken;
 use super::{
     Backend,
     jobs::{DeliverWebhook, ProcessImage},
+    wake::Wake,
 };
 use crate::{outage::Part, pipeline::Next, state::AppState, webhook::deliver::NextAttempt};
 
-/// How often an idle worker looks for jobs. Without a poll strategy an idle worker sleeps until
-/// its next heartbeat (a new upload's jobs waited up to 5 s), and a busy one re-polls an empty
-/// queue whenever anything else in its task wakes it.
+/// How often an idle worker looks for jobs queued by another process (those this process queues
+/// wake it at once; see `wake`). Without a poll strategy an idle worker sleeps until its next
+/// heartbeat (a new upload's jobs waited up to 5 s), and a busy one re-polls an empty queue
+/// whenever anything else in its task wakes it.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Webhook attempts in flight per process: receivers answer within 15 s or fail, so a few slots
 /// keep deliveries moving without letting slow receivers take many connections.
@@ -106,11 +108,11 @@ where
 
 /// A worker for one queue, run under [`supervise`]; the same for every backend.
 macro_rules! worker {
-    ($name:expr, $backend:expr, $state:expr, $concurrency:expr, $handler:expr) => {{
-        let (name, backend, state) = ($name, $backend, $state.clone());
+    ($name:expr, $backend:expr, $pushed:expr, $state:expr, $concurrency:expr, $handler:expr) => {{
+        let (name, backend, pushed, state) = ($name, $backend, $pushed.clone(), $state.clone());
         supervise(name.clone(), state.clone(), move || {
             WorkerBuilder::new(name.clone())
-                .backend(backend.clone().poll_with_interval(POLL_INTERVAL))
+                .backend(backend.clone().poll_with_strategy(Wake::new(POLL_INTERVAL, pushed.clone())))
                 .data(state.clone())
                 .concurrency($concurrency)
                 .build($handler)
@@ -130,18 +132,19 @@ pub async fn run_workers(state: AppState) {
     let images = format!("imgbatch-images-{host}");
     let webhooks = format!("imgbatch-webhooks-{host}");
     let concurrency = state.config.concurrency as usize;
+    let pushed = state.queue.1.clone();
     match state.queue.0.clone() {
         Backend::Embedded { images: i, webhooks: w, .. } => {
             tokio::join!(
-                worker!(images, i, state, concurrency, process_image),
-                worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook),
+                worker!(images, i, pushed.images, state, concurrency, process_image),
+                worker!(webhooks, w, pushed.webhooks, state, WEBHOOK_CONCURRENCY, deliver_webhook),
                 recovery
             );
         }
         Backend::Redis { images: i, webhooks: w, .. } => {
             tokio::join!(
-                worker!(images, i, state, concurrency, process_image),
-                worker!(webhooks, w, state, WEBHOOK_CONCURRENCY, deliver_webhook),
+                worker!(images, i, pushed.images, state, concurrency, process_image),
+                worker!(webhooks, w, pushed.webhooks, state, WEBHOOK_CONCURRENCY, deliver_webhook),
                 recovery
             );
         }

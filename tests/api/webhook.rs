@@ -117,3 +117,29 @@ async fn a_generated_secret_is_kept_across_restarts_and_signs_the_webhook() {
     let call = receiver.next(PATIENCE).await;
     standardwebhooks::Webhook::new(&generated).unwrap().verify(&call.body, &call.headers).unwrap();
 }
+
+/// A webhook queued while the image workers were busy goes out at once, not at the webhook
+/// worker's next heartbeat (30 s here, so that a late one cannot pass).
+#[tokio::test]
+async fn a_webhook_queued_after_a_busy_spell_is_sent_at_once() {
+    let images = ImageServer::start().await;
+    let mut receiver = TestReceiver::start(&[]).await;
+    let app = TestApp::builder().with_config(|c| c.worker_heartbeat = Duration::from_secs(30)).spawn().await;
+    for round in 0..2 {
+        let rows: String =
+            (1..=80).map(|i| format!("{i},P{i},{}\n", images.url(&format!("/large/r{round}-{i}.jpg")))).collect();
+        let csv = format!("S. No.,Product Name,Input Image Urls\n{rows}");
+        let id = app.submit(&csv, &[("webhook_url", &receiver.url)]).await;
+        let request = app.wait_until_finished(&id).await;
+        assert_eq!(request["status"], "completed", "{request}");
+        let completed: chrono::DateTime<chrono::Utc> = request["completed_at"].as_str().unwrap().parse().unwrap();
+        let call = receiver.next(Duration::from_secs(10)).await;
+        let late = chrono::Utc::now() - completed;
+        let body: Value = serde_json::from_slice(&call.body).unwrap();
+        assert_eq!(body["data"]["request_id"], id.as_str(), "{body}");
+        assert!(
+            late < chrono::Duration::seconds(2),
+            "round {round}: the webhook came {late} after the request finished"
+        );
+    }
+}
