@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::codec::{LIMITS, QUALITY, Totals, run_pass};
+use common::codec::{LIMITS, QUALITY, passes, run_pass};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -81,9 +81,8 @@ fn bench_row(corpus: &[(String, Vec<u8>)], transform: &Transform, threads: usize
         println!("  failed: {failure}");
     }
     for n in [1, threads] {
-        let mut passes: Vec<Totals> = (0..PASSES).map(|_| run_pass(corpus, transform, n)).collect();
-        passes.sort_by_key(|t| t.elapsed);
-        let median = &passes[PASSES / 2];
+        let passes = passes(corpus, transform, n, PASSES);
+        let median = &passes[passes.len() / 2];
         let secs = median.elapsed.as_secs_f64();
         let per_sec = median.images as f64 / secs;
         println!(

@@ -68,12 +68,22 @@ where
     })
 }
 
+/// `n` passes over a corpus on `threads` threads, fastest first: the median is the middle one.
+pub fn passes<N, B>(corpus: &[(N, B)], transform: &Transform, threads: usize, n: usize) -> Vec<Totals>
+where
+    N: AsRef<str> + Sync,
+    B: AsRef<[u8]> + Sync,
+{
+    let mut passes: Vec<Totals> = (0..n.max(1)).map(|_| run_pass(corpus, transform, threads)).collect();
+    passes.sort_by_key(|t| t.elapsed);
+    passes
+}
+
 /// The codec's speed on a corpus at full size and [`QUALITY`]: images/s on one thread and on
 /// `threads`, each the median of `passes` after a warm-up pass.
 pub struct CodecOnly {
     pub one_thread_per_sec: f64,
     pub all_threads_per_sec: f64,
-    pub threads: usize,
 }
 
 impl CodecOnly {
@@ -85,13 +95,12 @@ impl CodecOnly {
     {
         let transform = Transform::default();
         run_pass(corpus, &transform, 1);
-        let per_sec = |n: usize| {
-            let mut passes: Vec<Totals> = (0..passes.max(1)).map(|_| run_pass(corpus, &transform, n)).collect();
-            passes.sort_by_key(|t| t.elapsed);
+        let per_sec = |threads: usize| {
+            let passes = self::passes(corpus, &transform, threads, passes);
             let median = &passes[passes.len() / 2];
             median.images as f64 / median.elapsed.as_secs_f64()
         };
-        Self { one_thread_per_sec: per_sec(1), all_threads_per_sec: per_sec(threads), threads }
+        Self { one_thread_per_sec: per_sec(1), all_threads_per_sec: per_sec(threads) }
     }
 
     /// CPU seconds per image on one thread (thread time, which is CPU time with a core to itself).

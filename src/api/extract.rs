@@ -10,8 +10,9 @@ use axum::{
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::dto::Pagination;
+use super::{auth::Reader, dto::Pagination};
 use crate::{
+    auth::{invalid_key, key_used},
     db::{self, entities::request},
     domain::{
         ids::{RequestId, TenantId},
@@ -244,6 +245,18 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestPath {
 /// An accepted request of `tenant` by id, or 404 (also when it is another tenant's).
 pub async fn find_request(state: &AppState, tenant: &TenantId, id: RequestId) -> Result<request::Model, ApiError> {
     db::requests::find(&state.db, tenant, id).await?.ok_or(ApiError::NotFound("request"))
+}
+
+/// [`find_request`] for a [`Reader`]: an unchecked API key is checked by the same statement.
+pub async fn read_request(state: &AppState, reader: Reader, id: RequestId) -> Result<request::Model, ApiError> {
+    match reader {
+        Reader::Caller(tenant) => find_request(state, &tenant, id).await,
+        Reader::Key(hash) => {
+            let (key, request) = db::requests::find_with_key(&state.db, &hash, id).await?.ok_or_else(invalid_key)?;
+            key_used(&state.db, &key).await;
+            request.ok_or(ApiError::NotFound("request"))
+        }
+    }
 }
 
 /// Validated paging parameters.

@@ -8,9 +8,9 @@ use axum::{
 };
 
 use super::{
-    auth::Caller,
+    auth::{Caller, Reader},
     dto::{Pagination, RequestAccepted, RequestOut, RequestPage},
-    extract::{RequestPath, UploadForm, check_page, find_request, read_upload, refuse_declared_oversize},
+    extract::{RequestPath, UploadForm, check_page, read_request, read_upload, refuse_declared_oversize},
     limits,
 };
 use crate::{
@@ -116,10 +116,10 @@ pub async fn list_requests(
 )]
 pub async fn get_request(
     State(state): State<AppState>,
-    Caller(tenant): Caller,
+    reader: Reader,
     RequestPath(id): RequestPath,
 ) -> Result<Json<RequestOut>> {
-    let request = find_request(&state, &tenant, id).await?;
+    let request = read_request(&state, reader, id).await?;
     Ok(Json(RequestOut::new(request, &state.urls)))
 }
 

@@ -53,16 +53,8 @@ impl Auth {
             }
             return Ok(TenantId::default_tenant());
         }
-        if let Some(header) = headers.get(header::AUTHORIZATION) {
-            let credential = header
-                .to_str()
-                .ok()
-                .and_then(|h| h.split_once(' '))
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, value)| value.trim())
-                .filter(|value| !value.is_empty())
-                .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <API key or token>`"))?;
-            return self.credential(db, credential).await;
+        if let Some(credential) = bearer(headers) {
+            return self.credential(db, credential?).await;
         }
         let Some(token) = session::cookie(headers, session::COOKIE) else {
             return Err(unauthorized("this call needs `Authorization: Bearer <API key or token>`"));
@@ -79,6 +71,14 @@ impl Auth {
         self.session(db, &token).await
     }
 
+    /// The API key an `Authorization: Bearer ib_…` header carries, hashed as it is stored, when
+    /// auth is on: for a call whose own statement checks the key (see `api::auth`), which then
+    /// answers [`invalid_key`] and notes [`key_used`] itself.
+    pub fn api_key_hash(&self, headers: &HeaderMap) -> Option<String> {
+        let key = bearer(headers)?.ok().filter(|c| c.starts_with(credentials::KEY_PREFIX))?;
+        (self.mode == AuthMode::On).then(|| credentials::hash_api_key(key))
+    }
+
     /// The tenant a session cookie's token proves; an API key is never a session.
     pub async fn session(&self, db: &DatabaseConnection, token: &str) -> Result<TenantId, ApiError> {
         if token.starts_with(credentials::KEY_PREFIX) {
@@ -91,16 +91,8 @@ impl Auth {
     pub async fn credential(&self, db: &DatabaseConnection, credential: &str) -> Result<TenantId, ApiError> {
         if credential.starts_with(credentials::KEY_PREFIX) {
             let hash = credentials::hash_api_key(credential);
-            let key = db::tenants::key_by_hash(db, &hash)
-                .await?
-                .ok_or_else(|| unauthorized("the API key is not valid (revoked or never issued)"))?;
-            // Last use is kept to the minute, and noting it never fails the call.
-            let now = db::now();
-            if key.last_used_at.is_none_or(|at| now - at > chrono::Duration::minutes(1))
-                && let Err(e) = db::tenants::touch_key(db, &key, now).await
-            {
-                tracing::debug!(error = %e, "could not note an API key's use");
-            }
+            let key = db::tenants::key_by_hash(db, &hash).await?.ok_or_else(invalid_key)?;
+            key_used(db, &key).await;
             return Ok(key.tenant_id);
         }
         let bearer = self.tokens.verify(credential).map_err(unauthorized)?;
@@ -115,6 +107,36 @@ impl Auth {
             (None, false) => Err(unauthorized("the token's account does not exist")),
             (Some(_), _) => Err(unauthorized("the token's issuer does not vouch for this account")),
         }
+    }
+}
+
+/// The credential of an `Authorization` header: `None` without one, an error when it is not
+/// `Bearer <credential>`.
+fn bearer(headers: &HeaderMap) -> Option<Result<&str, ApiError>> {
+    let header = headers.get(header::AUTHORIZATION)?;
+    let credential = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <API key or token>`"));
+    Some(credential)
+}
+
+/// The 401 for an API key that no account holds.
+pub fn invalid_key() -> ApiError {
+    unauthorized("the API key is not valid (revoked or never issued)")
+}
+
+/// Notes that `key` authenticated a call: kept to the minute, and noting it never fails the call.
+pub async fn key_used(db: &DatabaseConnection, key: &db::entities::api_key::Model) {
+    let now = db::now();
+    if key.last_used_at.is_none_or(|at| now - at > chrono::Duration::minutes(1))
+        && let Err(e) = db::tenants::touch_key(db, key, now).await
+    {
+        tracing::debug!(error = %e, "could not note an API key's use");
     }
 }
 

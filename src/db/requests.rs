@@ -2,10 +2,13 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use super::{
-    entities::{image, product, request, webhook_delivery},
+    entities::{api_key, image, product, request, webhook_delivery},
     scope::Scope,
 };
 use crate::domain::{
@@ -51,10 +54,33 @@ pub async fn by_ids(
 
 /// `tenant`'s accepted requests of one kind.
 pub(super) fn accepted(tenant: &TenantId, kind: RequestKind) -> sea_orm::Select<request::Entity> {
-    Scope(tenant)
-        .find::<request::Entity>()
-        .filter(request::Column::Kind.eq(kind))
-        .filter(request::Column::Accepted.eq(true))
+    Scope(tenant).find::<request::Entity>().filter(shown(kind))
+}
+
+/// What makes a request of `kind` visible to its tenant: it is of that kind and was accepted.
+fn shown(kind: RequestKind) -> Condition {
+    Condition::all().add(request::Column::Kind.eq(kind)).add(request::Column::Accepted.eq(true))
+}
+
+/// One accepted CSV request by id, read together with the API key whose hash is `key_hash`, in
+/// one statement: `None` when no key has that hash, else the key and the request if it is one
+/// of the key's tenant's. The key's tenant is the scope, as [`Scope`] would make it.
+pub async fn find_with_key(
+    db: &impl ConnectionTrait,
+    key_hash: &str,
+    id: RequestId,
+) -> Result<Option<(api_key::Model, Option<request::Model>)>, DbErr> {
+    let theirs = api_key::Entity::belongs_to(request::Entity)
+        .from(api_key::Column::TenantId)
+        .to(request::Column::TenantId)
+        .on_condition(move |_, _| shown(RequestKind::Request).add(request::Column::Id.eq(id)))
+        .into();
+    api_key::Entity::find()
+        .filter(api_key::Column::Hash.eq(key_hash))
+        .select_also(request::Entity)
+        .join(JoinType::LeftJoin, theirs)
+        .one(db)
+        .await
 }
 
 /// A page of what `query` matches, newest first, and the total it matches.

@@ -42,11 +42,11 @@ const PUSH_CHUNK: usize = 1000;
 
 /// The queue, chosen by configuration, and how this process's workers learn of jobs it queues.
 #[derive(Clone)]
-pub struct Queue(Backend, Arc<Pushed>);
+pub struct Queue(Backend, Pushed);
 
 /// Notified when this process queues a job that is due at once, so that its idle worker fetches
-/// it without waiting for its next poll.
-#[derive(Default)]
+/// it without waiting for its next poll. Clones share the notifiers.
+#[derive(Clone, Default)]
 struct Pushed {
     images: Arc<Notify>,
     webhooks: Arc<Notify>,
@@ -84,7 +84,7 @@ impl Queue {
             webhooks: RedisStorage::new(conn.clone()).with_config(cfg(WEBHOOK_QUEUE).batch_size(4)),
             conn,
         };
-        Ok(Self(backend, Arc::default()))
+        Ok(Self(backend, Pushed::default()))
     }
 
     /// The embedded queue, creating its file and tables.
@@ -113,7 +113,7 @@ impl Queue {
             webhooks: SqliteStorage::new(&pool).with_config(cfg(WEBHOOK_QUEUE).batch_size(4)),
             pool,
         };
-        Ok(Self(backend, Arc::default()))
+        Ok(Self(backend, Pushed::default()))
     }
 
     /// Queues one job per image of `tenant` (callers go through [`dispatch::top_up`], which

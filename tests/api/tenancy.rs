@@ -100,3 +100,40 @@ async fn each_tenant_signs_with_its_own_secret() {
     let admin = standardwebhooks::Webhook::new(&app.secret).unwrap();
     assert!(admin.verify(&call.body, &call.headers).is_err(), "another tenant's secret does not verify it");
 }
+
+/// A status read with an API key is checked by the statement that reads the request; it must
+/// answer exactly as every other call does.
+#[tokio::test]
+async fn a_status_read_with_an_api_key_answers_only_that_keys_tenant() {
+    let app = TestApp::spawn().await;
+    let csv = "S. No.,Product Name,Input Image Urls\n1,Held,http://127.0.0.1:9/held.jpg\n";
+    let id = app.api.submit(csv, &[]).await;
+    let path = format!("/api/v1/requests/{id}");
+    let (status, own) = app.api.get_json(&path).await;
+    assert_eq!((status, own["request_id"].as_str()), (200, Some(id.as_str())), "{own}");
+
+    let (stranger, _) = new_tenant(&app.base, "reader@example.com").await;
+    let response = stranger.http.post(format!("{}/api/v1/api-keys", app.base)).json(&serde_json::json!({"name": "r"}));
+    let made: Value = response.send().await.unwrap().json().await.unwrap();
+    let key = ApiClient::with_bearer(&app.base, made["key"].as_str().unwrap());
+    let (status, problem) = key.get_json(&path).await;
+    assert_eq!(status, 404, "another tenant's request is unknown to the key: {problem}");
+    assert_eq!(problem["detail"], "request not found");
+    let (status, list) = stranger.get_json("/api/v1/api-keys").await;
+    assert_eq!(status, 200);
+    assert!(list["items"][0]["last_used_at"].is_string(), "the read notes the key's use: {list}");
+
+    let revoke = stranger.http.delete(format!("{}/api/v1/api-keys/{}", app.base, made["id"].as_str().unwrap()));
+    assert_eq!(revoke.send().await.unwrap().status(), 204);
+    let unknown = ApiClient::with_bearer(&app.base, "ib_NeverIssuedNeverIssuedNeverIssuedNeverIssue");
+    for (who, client) in [("a revoked key", &key), ("an unknown key", &unknown)] {
+        for target in [path.as_str(), "/api/v1/requests/0193a000-0000-7000-8000-000000000000"] {
+            let response = client.http.get(format!("{}{target}", app.base)).send().await.unwrap();
+            assert_eq!(response.status(), 401, "{who} on {target}");
+            assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"imgbatch\"", "{who}");
+            let problem: Value = response.json().await.unwrap();
+            assert!(problem["detail"].as_str().unwrap().contains("not valid"), "{who}: {problem}");
+        }
+    }
+    assert_eq!(app.api.get_json(&path).await.0, 200, "the owner's key still reads it");
+}
