@@ -8,6 +8,7 @@ mod m20261202_000001_accounts;
 mod m20261202_000002_queue_windows;
 mod m20261202_000003_request_transforms;
 mod m20261202_000004_jobs;
+mod m20261207_000001_leaner_image_indexes;
 
 /// Every migration of imgbatch, in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_queue_windows::Migration),
             Box::new(m20261202_000003_request_transforms::Migration),
             Box::new(m20261202_000004_jobs::Migration),
+            Box::new(m20261207_000001_leaner_image_indexes::Migration),
         ]
     }
 }
