@@ -116,6 +116,7 @@ async fn accept(state: &AppState, tenant: &TenantId, id: RequestId) -> Result<()
     if let Err(e) = db::requests::mark_accepted(&state.db, tenant, id).await {
         return undo(state, tenant, id, db_down(e)).await;
     }
+    state.queue.wake_image_worker();
     Metrics::inc(&state.metrics.requests_accepted);
     Ok(())
 }

@@ -44,8 +44,8 @@ const PUSH_CHUNK: usize = 1000;
 #[derive(Clone)]
 pub struct Queue(Backend, Pushed);
 
-/// Notified when this process queues a job that is due at once, so that its idle worker fetches
-/// it without waiting for its next poll. Clones share the notifiers.
+/// Notified when this process has queued a job that can run at once (an accepted upload's first
+/// images, a webhook due now), so that its idle worker fetches it without waiting for its next poll. Clones share the notifiers.
 #[derive(Clone, Default)]
 struct Pushed {
     images: Arc<Notify>,
@@ -122,9 +122,14 @@ impl Queue {
         match &self.0 {
             Backend::Embedded { images, .. } => push_chunks(images.clone(), tenant, ids).await,
             Backend::Redis { images, .. } => push_chunks(images.clone(), tenant, ids).await,
-        }?;
+        }
+    }
+
+    /// Wakes this process's idle image worker: called once the jobs just queued can run, when
+    /// their upload is accepted. Woken at the push, the worker would find the upload not accepted
+    /// yet and put its job off (a second or two).
+    fn wake_image_worker(&self) {
         self.1.images.notify_one();
-        Ok(())
     }
 
     /// Queues an image again after `delay` (a retry).

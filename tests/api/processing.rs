@@ -132,3 +132,27 @@ async fn a_request_without_webhook_still_finishes_and_reports_progress() {
         assert!(text.lines().any(|l| l == line), "{line:?} missing from:\n{text}");
     }
 }
+
+/// A new upload's image is fetched as soon as the upload is accepted: its worker is woken then,
+/// not at its next poll, and not before the upload is accepted (a job that comes early is put off
+/// for a second or two).
+#[tokio::test]
+async fn an_idle_service_fetches_each_new_uploads_image_at_once() {
+    let images = ImageServer::start().await;
+    let app = TestApp::spawn().await;
+    for round in 0..6 {
+        let name = format!("wake-{round}.png");
+        let csv = format!("S. No.,Product Name,Input Image Urls\n1,P{round},{}\n", images.url(&format!("/img/{name}")));
+        let sent = std::time::Instant::now();
+        let id = app.submit(&csv, &[]).await;
+        while images.hits(&name) == 0 {
+            let waited = sent.elapsed();
+            assert!(
+                waited < Duration::from_secs(1),
+                "round {round}: the image was not fetched {waited:?} after upload"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(app.wait_until_finished(&id).await["status"], "completed");
+    }
+}
