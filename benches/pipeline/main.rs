@@ -147,9 +147,8 @@ async fn run(dir: &Path, corpus: Corpus) -> anyhow::Result<()> {
     use imgbatch::pipeline::compress::{ALLOCATOR_HEAPS, ALLOCATOR_KEEPS, DECODE_MEMORY_BUDGET};
     let downloads = concurrency as u64 * imgbatch::Config::defaults().max_image_bytes.0;
     let bound = rss_before + mib(downloads) + mib(DECODE_MEMORY_BUDGET) + mib(ALLOCATOR_HEAPS * ALLOCATOR_KEEPS);
-    // What malloc keeps is imgbatch's own setting unless GLIBC_TUNABLES replaced it
-    // (`tune_allocator` then steps aside), and the bound does not know the replacement.
-    let malloc_replaced = env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc."));
+    // The bound knows only imgbatch's own malloc settings, not those GLIBC_TUNABLES puts instead.
+    let malloc_replaced = imgbatch::pipeline::compress::malloc_tuned_by_environment();
     println!(
         "  memory bound:    {bound:.0} MiB = {rss_before:.0} before + {concurrency} downloads x {:.0} MiB + decode pool \
          {:.0} MiB + {ALLOCATOR_HEAPS} heaps x {:.0} MiB kept by malloc; peak {peak_rss:.0} MiB is {}",

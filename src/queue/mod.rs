@@ -45,7 +45,8 @@ const PUSH_CHUNK: usize = 1000;
 pub struct Queue(Backend, Pushed);
 
 /// Notified when this process has queued a job that can run at once (an accepted upload's first
-/// images, a webhook due now), so that its idle worker fetches it without waiting for its next poll. Clones share the notifiers.
+/// images, a webhook due now), so that its idle worker fetches it without waiting for its next
+/// poll. Clones share the notifiers.
 #[derive(Clone, Default)]
 struct Pushed {
     images: Arc<Notify>,

@@ -238,13 +238,19 @@ pub const ALLOCATOR_KEEPS: u64 = 256 << 20;
 /// The heaps glibc may keep at most, once [`tune_allocator`] has run.
 pub const ALLOCATOR_HEAPS: u64 = 2;
 
+/// Whether `GLIBC_TUNABLES` sets malloc's own tunables, in which case [`tune_allocator`] leaves
+/// malloc as the operator set it.
+pub fn malloc_tuned_by_environment() -> bool {
+    std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc."))
+}
+
 /// Sets glibc malloc thresholds so libjpeg-turbo's large buffers are reused instead of freshly
 /// mmap'd and page-faulted on every image, and caps glibc's per-thread heaps (each of which would
 /// otherwise keep its own freed buffers: 725 MiB peak against 520 MiB with two, at the same
 /// speed); call once at start-up. A no-op off glibc, and when `GLIBC_TUNABLES` sets malloc's own
 /// tunables (the operator's choice wins).
 pub fn tune_allocator() {
-    if std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc.")) {
+    if malloc_tuned_by_environment() {
         return;
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
