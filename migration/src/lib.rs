@@ -9,6 +9,7 @@ mod m20261202_000002_queue_windows;
 mod m20261202_000003_request_transforms;
 mod m20261202_000004_jobs;
 mod m20261207_000001_leaner_image_indexes;
+mod m20261208_000001_images_without_product_check;
 
 /// Every migration of imgbatch, in order.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000003_request_transforms::Migration),
             Box::new(m20261202_000004_jobs::Migration),
             Box::new(m20261207_000001_leaner_image_indexes::Migration),
+            Box::new(m20261208_000001_images_without_product_check::Migration),
         ]
     }
 }

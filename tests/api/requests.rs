@@ -122,6 +122,32 @@ async fn an_upload_bigger_than_one_write_batch_is_stored_whole_and_in_file_order
 }
 
 #[tokio::test]
+async fn names_and_urls_are_stored_exactly_as_written_whatever_characters_they_hold() {
+    // Characters the bulk writers give a meaning to: COPY's escapes and NULL marker, JSON's
+    // quoting, SQL's.
+    let images = ImageServer::start().await;
+    let app = TestApp::spawn().await;
+    let names = ["Tab\there", "Back\\slash \\N", "Line\nbreak\r\nand return", "Quote \"' ; --", "Ünïcødé 📦"];
+    let url = |i: usize| images.url(&format!("/missing/{i}\\a%09b.jpg?q=\\N&t=%0A"));
+    let mut csv = String::from("S. No.,Product Name,Input Image Urls\n");
+    for (i, name) in names.iter().enumerate() {
+        csv += &format!("{},\"{}\",{}\n", i + 1, name.replace('"', "\"\""), url(i));
+    }
+    let id = app.submit(&csv, &[]).await;
+    let (status, page) = app.get_json(&format!("/api/v1/requests/{id}/products")).await;
+    assert_eq!(status, 200, "{page}");
+    let stored: Vec<(&str, &str)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["product_name"].as_str().unwrap(), p["images"][0]["input_url"].as_str().unwrap()))
+        .collect();
+    let urls: Vec<String> = (0..names.len()).map(url).collect();
+    let written: Vec<(&str, &str)> = names.iter().copied().zip(urls.iter().map(String::as_str)).collect();
+    assert_eq!(stored, written);
+}
+
+#[tokio::test]
 async fn an_upload_whose_second_write_batch_fails_keeps_nothing() {
     use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait};
     // The database refuses the second batch's rows, after the first 25,000 images were committed:

@@ -3,10 +3,10 @@
 //! marks it so, which is what makes the batches safe to commit one by one: a reader never sees a
 //! half-written request, and one whose writer died is removed by the recovery pass.
 
-use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement, TransactionTrait,
-    Value,
-};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, TransactionTrait};
+
+mod postgres;
+mod sqlite;
 
 use super::entities::{image, product, request};
 use crate::{
@@ -103,95 +103,28 @@ impl Batch<'_> {
         if self.products.is_empty() {
             return Ok(());
         }
-        let txn = db.begin().await?;
         match db.get_database_backend() {
-            DbBackend::Postgres => self.unnest(&txn).await?,
-            _ => self.json_each(&txn).await?,
+            DbBackend::Postgres => postgres::copy(db.get_postgres_connection_pool(), self).await?,
+            _ => {
+                let txn = db.begin().await?;
+                sqlite::json_each(&txn, self).await?;
+                txn.commit().await?;
+            }
         }
         self.products.clear();
         self.images.clear();
-        txn.commit().await
-    }
-
-    /// One INSERT … SELECT FROM json_each per table, the rows bound as one JSON array of arrays:
-    /// SQLite reads them in C instead of binding 17 values a row through the driver.
-    async fn json_each(&self, txn: &impl ConnectionTrait) -> Result<(), DbErr> {
-        let (tenant, request) = (Value::from(self.new.tenant.clone()), Value::from(self.new.id));
-        let products: Vec<_> =
-            self.products.iter().map(|(id, p)| (id.to_string(), p.position, p.line, p.serial_number, p.name)).collect();
-        let products = Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            "INSERT INTO products (tenant_id, request_id, id, position, line, serial_number, name) \
-             SELECT ?, ?, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4 \
-             FROM json_each(?) AS r",
-            [tenant.clone(), request.clone(), json(&products)?],
-        );
-        txn.execute_raw(products).await?;
-        let images: Vec<_> =
-            self.images.iter().map(|i| (i.id.to_string(), i.product.to_string(), i.position, i.url)).collect();
-        let images = Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            "INSERT INTO images (tenant_id, request_id, status, attempts, updated_at, queued, \
-             id, product_id, position, input_url) \
-             SELECT ?, ?, ?, 0, ?, ?, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3 \
-             FROM json_each(?) AS r",
-            [tenant, request, Value::from(ImageStatus::Pending), Value::from(self.now), false.into(), json(&images)?],
-        );
-        txn.execute_raw(images).await?;
-        Ok(())
-    }
-
-    /// One INSERT … SELECT FROM UNNEST per table, each column bound once as an array: PostgreSQL
-    /// plans one small statement instead of a thousand-row VALUES list per statement.
-    async fn unnest(&self, txn: &impl ConnectionTrait) -> Result<(), DbErr> {
-        let (tenant, request) = (Value::from(self.new.tenant.clone()), Value::from(self.new.id));
-        let products = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO products (tenant_id, request_id, id, position, line, serial_number, name) \
-             SELECT $1, $2, * FROM UNNEST($3::text[], $4::int[], $5::bigint[], $6::bigint[], $7::text[])",
-            [
-                tenant.clone(),
-                request.clone(),
-                column(&self.products, |(id, _)| id.to_string()),
-                column(&self.products, |(_, p)| p.position as i32),
-                column(&self.products, |(_, p)| p.line),
-                column(&self.products, |(_, p)| p.serial_number),
-                column(&self.products, |(_, p)| p.name.to_owned()),
-            ],
-        );
-        txn.execute_raw(products).await?;
-        let images = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO images (tenant_id, request_id, status, attempts, updated_at, queued, \
-             id, product_id, position, input_url) \
-             SELECT $1, $2, $3, 0, $4, false, * FROM UNNEST($5::text[], $6::text[], $7::int[], $8::text[])",
-            [
-                tenant,
-                request,
-                Value::from(ImageStatus::Pending),
-                Value::from(self.now),
-                column(&self.images, |i| i.id.to_string()),
-                column(&self.images, |i| i.product.to_string()),
-                column(&self.images, |i| i.position as i32),
-                column(&self.images, |i| i.url.to_owned()),
-            ],
-        );
-        txn.execute_raw(images).await?;
         Ok(())
     }
 }
 
-/// `rows` as one JSON text value.
-fn json(rows: &impl serde::Serialize) -> Result<Value, DbErr> {
-    serde_json::to_string(rows).map(Value::from).map_err(|e| DbErr::Custom(format!("encoding rows: {e}")))
-}
+/// What every new image row starts as, whichever way it is written: waiting, never tried, not
+/// handed to the queue yet (the dispatcher does that, in the tenant's window).
+const NEW_IMAGE: NewImageState = NewImageState { status: ImageStatus::Pending, attempts: 0, queued: false };
 
-/// One column of `rows`, as an array value.
-fn column<R, T>(rows: &[R], field: impl Fn(&R) -> T) -> Value
-where
-    T: Into<Value> + sea_orm::sea_query::value::postgres_array::NotU8 + sea_orm::sea_query::ValueType,
-{
-    Value::from(rows.iter().map(field).collect::<Vec<T>>())
+struct NewImageState {
+    status: ImageStatus,
+    attempts: i32,
+    queued: bool,
 }
 
 /// Writes a request's own row (not accepted yet, no image finished).
@@ -269,8 +202,8 @@ pub(super) fn image_row(
         product_id: Set(product),
         position: Set(position as i32),
         input_url: Set(url.to_owned()),
-        status: Set(ImageStatus::Pending),
-        attempts: Set(0),
+        status: Set(NEW_IMAGE.status),
+        attempts: Set(NEW_IMAGE.attempts),
         error: Set(None),
         output_key: Set(None),
         input_bytes: Set(None),
@@ -278,7 +211,7 @@ pub(super) fn image_row(
         width: Set(None),
         height: Set(None),
         updated_at: Set(now),
-        queued: Set(false),
+        queued: Set(NEW_IMAGE.queued),
         input_key: Set(input_key.map(str::to_owned)),
     }
 }
