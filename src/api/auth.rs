@@ -14,7 +14,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{auth::unauthorized, domain::ids::TenantId, error::ApiError, state::AppState};
+use crate::{
+    auth::unauthorized,
+    domain::ids::{RequestId, TenantId},
+    error::ApiError,
+    state::AppState,
+};
 
 /// Routes anyone may call: they are how one gets credentials.
 const OPEN: [&str; 2] = ["/api/v1/auth/register", "/api/v1/auth/login"];
@@ -51,10 +56,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// Whether the call is a read whose statement checks an API key itself: `GET /api/v1/requests/{id}`.
+/// Whether the call is a read whose statement checks an API key itself: `GET /api/v1/requests/{id}`
+/// with a well-formed id. (A malformed one is checked here as any call is, so that a bad key is
+/// answered 401 before the path is judged.)
 fn checked_by_its_read(request: &Request) -> bool {
     request.method() == Method::GET
-        && request.uri().path().strip_prefix("/api/v1/requests/").is_some_and(|id| !id.is_empty() && !id.contains('/'))
+        && request.uri().path().strip_prefix("/api/v1/requests/").is_some_and(|id| id.parse::<RequestId>().is_ok())
 }
 
 /// The hash of an API key not yet checked, for the read that checks it.

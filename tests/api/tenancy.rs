@@ -127,7 +127,9 @@ async fn a_status_read_with_an_api_key_answers_only_that_keys_tenant() {
     assert_eq!(revoke.send().await.unwrap().status(), 204);
     let unknown = ApiClient::with_bearer(&app.base, "ib_NeverIssuedNeverIssuedNeverIssuedNeverIssue");
     for (who, client) in [("a revoked key", &key), ("an unknown key", &unknown)] {
-        for target in [path.as_str(), "/api/v1/requests/0193a000-0000-7000-8000-000000000000"] {
+        for target in
+            [path.as_str(), "/api/v1/requests/0193a000-0000-7000-8000-000000000000", "/api/v1/requests/not-an-id"]
+        {
             let response = client.http.get(format!("{}{target}", app.base)).send().await.unwrap();
             assert_eq!(response.status(), 401, "{who} on {target}");
             assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"imgbatch\"", "{who}");
