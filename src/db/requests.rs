@@ -1,10 +1,10 @@
 //! Requests and their products: insert a parsed manifest, read requests back.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::OnceLock};
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, SelectA, SelectB, SelectTwo, Statement, Value,
 };
 
 use super::{
@@ -70,6 +70,32 @@ pub async fn find_with_key(
     key_hash: &str,
     id: RequestId,
 ) -> Result<Option<(api_key::Model, Option<request::Model>)>, DbErr> {
+    let Some(row) = db.query_one_raw(key_and_request(db.get_database_backend(), key_hash, id)).await? else {
+        return Ok(None);
+    };
+    let key = api_key::Model::from_query_result(&row, SelectA.as_str())?;
+    Ok(Some((key, request::Model::from_query_result_optional(&row, SelectB.as_str())?)))
+}
+
+/// The statement of [`find_with_key`], built once per backend with stand-in values and then given
+/// each call's own: sea-query wrote the same text anew for every status read, a tenth of its CPU.
+fn key_and_request(backend: DbBackend, key_hash: &str, id: RequestId) -> Statement {
+    static BUILT: [OnceLock<(Statement, Value, Value)>; 2] = [const { OnceLock::new() }; 2];
+    let slot = usize::from(backend == DbBackend::Postgres);
+    let (template, hash_stand_in, id_stand_in) = BUILT[slot].get_or_init(|| {
+        // Neither can be a bound constant of the query (a kind, a flag, the limit).
+        let (hash, id) = ("\u{1}stand-in key hash", RequestId::new());
+        (key_and_request_query(hash, id).build(backend), Value::from(hash), Value::from(id))
+    });
+    let values = template.values.iter().flat_map(|v| &v.0).map(|v| match v {
+        v if v == hash_stand_in => Value::from(key_hash),
+        v if v == id_stand_in => Value::from(id),
+        v => v.clone(),
+    });
+    Statement::from_sql_and_values(backend, template.sql.clone(), values)
+}
+
+fn key_and_request_query(key_hash: &str, id: RequestId) -> SelectTwo<api_key::Entity, request::Entity> {
     let theirs = api_key::Entity::belongs_to(request::Entity)
         .from(api_key::Column::TenantId)
         .to(request::Column::TenantId)
@@ -79,8 +105,7 @@ pub async fn find_with_key(
         .filter(api_key::Column::Hash.eq(key_hash))
         .select_also(request::Entity)
         .join(JoinType::LeftJoin, theirs)
-        .one(db)
-        .await
+        .limit(1)
 }
 
 /// A page of what `query` matches, newest first, and the total it matches.
