@@ -80,6 +80,7 @@ impl Application {
             outages: Outages::new(config.outage_retry_max),
             metrics: Default::default(),
             urls,
+            readers: crate::db::readers::Readers::new(db.clone()),
             db,
             queue,
             storage,

@@ -21,6 +21,8 @@ pub struct Inner {
     pub urls: Urls,
     /// The database.
     pub db: DatabaseConnection,
+    /// The status poll's reads, on connections of their own on SQLite.
+    pub readers: crate::db::readers::Readers,
     /// The job queue.
     pub queue: Queue,
     /// The output store.

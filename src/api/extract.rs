@@ -252,7 +252,8 @@ pub async fn read_request(state: &AppState, reader: Reader, id: RequestId) -> Re
     match reader {
         Reader::Caller(tenant) => find_request(state, &tenant, id).await,
         Reader::Key(hash) => {
-            let (key, request) = db::requests::find_with_key(&state.db, &hash, id).await?.ok_or_else(invalid_key)?;
+            let (key, request) =
+                db::requests::find_with_key(&state.readers, &hash, id).await?.ok_or_else(invalid_key)?;
             key_used(&state.db, &key).await;
             request.ok_or(ApiError::NotFound("request"))
         }

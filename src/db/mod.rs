@@ -6,6 +6,7 @@ pub mod images;
 pub mod ingest;
 pub mod jobs;
 pub mod purge;
+pub mod readers;
 pub mod requests;
 pub mod scope;
 pub mod settings;

@@ -5,10 +5,12 @@ use std::{collections::HashMap, sync::OnceLock};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, JoinType,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, SelectA, SelectB, SelectTwo, Statement, Value,
+    Values,
 };
 
 use super::{
     entities::{api_key, image, product, request, webhook_delivery},
+    readers::Readers,
     scope::Scope,
 };
 use crate::domain::{
@@ -66,11 +68,12 @@ fn shown(kind: RequestKind) -> Condition {
 /// one statement: `None` when no key has that hash, else the key and the request if it is one
 /// of the key's tenant's. The key's tenant is the scope, as [`Scope`] would make it.
 pub async fn find_with_key(
-    db: &impl ConnectionTrait,
+    readers: &Readers,
     key_hash: &str,
     id: RequestId,
 ) -> Result<Option<(api_key::Model, Option<request::Model>)>, DbErr> {
-    let Some(row) = db.query_one_raw(key_and_request(db.get_database_backend(), key_hash, id)).await? else {
+    let (sql, values) = key_and_request(readers.backend(), key_hash, id);
+    let Some(row) = readers.one(sql, values).await? else {
         return Ok(None);
     };
     let key = api_key::Model::from_query_result(&row, SelectA.as_str())?;
@@ -79,7 +82,7 @@ pub async fn find_with_key(
 
 /// The statement of [`find_with_key`], built once per backend with stand-in values and then given
 /// each call's own: sea-query wrote the same text anew for every status read, a tenth of its CPU.
-fn key_and_request(backend: DbBackend, key_hash: &str, id: RequestId) -> Statement {
+fn key_and_request(backend: DbBackend, key_hash: &str, id: RequestId) -> (&'static str, Values) {
     static BUILT: [OnceLock<(Statement, Value, Value)>; 2] = [const { OnceLock::new() }; 2];
     let slot = usize::from(backend == DbBackend::Postgres);
     let (template, hash_stand_in, id_stand_in) = BUILT[slot].get_or_init(|| {
@@ -92,7 +95,7 @@ fn key_and_request(backend: DbBackend, key_hash: &str, id: RequestId) -> Stateme
         v if v == id_stand_in => Value::from(id),
         v => v.clone(),
     });
-    Statement::from_sql_and_values(backend, template.sql.clone(), values)
+    (&template.sql, Values(values.collect()))
 }
 
 fn key_and_request_query(key_hash: &str, id: RequestId) -> SelectTwo<api_key::Entity, request::Entity> {
